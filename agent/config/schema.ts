@@ -1,0 +1,417 @@
+// The config schema: one YAML file describes one LB host. Every object is strict (unknown keys
+// are errors, so typos never pass silently); durations are strings and come out as milliseconds;
+// addresses are validated and canonicalised. Cross-field rules live in ./validate.ts.
+import { z } from 'zod';
+import { familyOf, parsePrefix } from '../lib/ip.js';
+import { parseDuration } from './duration.js';
+
+// ---------- scalar building blocks ----------
+
+export const duration = z
+  .string()
+  .describe('duration such as "250ms", "1s", "1m30s"')
+  .transform((s, ctx) => {
+    const ms = parseDuration(s);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (use e.g. 250ms, 1s, 2m)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+export const ipAddress = z
+  .string()
+  .describe('IPv4 or IPv6 address')
+  .refine((s) => familyOf(s) !== 0, { message: 'is not an IPv4 or IPv6 address' });
+
+export const ipv4Address = z
+  .string()
+  .describe('IPv4 address')
+  .refine((s) => familyOf(s) === 4, { message: 'is not an IPv4 address' });
+
+/** A prefix in CIDR form; a bare address means a host prefix (/32 or /128). */
+export const prefix = z
+  .string()
+  .describe('IPv4 or IPv6 prefix, e.g. 192.0.2.0/24 or 2001:db8::/64')
+  .superRefine((s, ctx) => {
+    const p = parsePrefix(s);
+    if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+  });
+
+/** An interface address with its prefix length (host bits allowed), e.g. 192.0.2.100/24. */
+export const ifAddress = z
+  .string()
+  .describe('address with optional prefix length, e.g. 192.0.2.100/24')
+  .superRefine((s, ctx) => {
+    const p = parsePrefix(s, { allowHostBits: true });
+    if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+  });
+
+export const ifName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'is not an interface name (1-15 characters)');
+
+export const port = z.number().int().min(1).max(65535);
+export const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+export const argv = z.array(z.string().min(1)).min(1).describe('command as an argument array (no shell)');
+
+// ---------- health checks ----------
+
+const checkTiming = {
+  interval: duration.prefault('2s'),
+  timeout: duration.prefault('1s'),
+  rise: z.number().int().min(1).max(100).default(2),
+  fall: z.number().int().min(1).max(100).default(3),
+  /** Interval used while a check is rising or falling (between first change and rise/fall). */
+  fastInterval: duration.optional(),
+  /** State before the first rise/fall completes. */
+  initial: z.enum(['down', 'up']).default('down'),
+  /** Check another address/port than the backend's (e.g. a health port). */
+  address: ipAddress.optional(),
+  port: port.optional(),
+  /** Flap damping on top of rise/fall (BGP-style penalty with half-life). */
+  damping: z
+    .strictObject({
+      halfLife: duration.prefault('30s'),
+      penalty: z.number().int().min(1).default(1000),
+      suppress: z.number().int().min(1).default(2000),
+      reuse: z.number().int().min(1).default(750),
+      max: z.number().int().min(1).default(8000),
+    })
+    .optional(),
+};
+
+const statusRange = z.union([
+  z.number().int().min(100).max(599),
+  z.string().regex(/^[1-5]\d\d(-[1-5]\d\d)?$/, 'must be a status code or a range like "200-399"'),
+]);
+
+export const tcpCheck = z.strictObject({ type: z.literal('tcp'), ...checkTiming });
+
+export const httpCheck = z.strictObject({
+  type: z.enum(['http', 'https']),
+  ...checkTiming,
+  path: z.string().startsWith('/').default('/'),
+  method: z.enum(['GET', 'HEAD']).default('GET'),
+  host: z.string().optional(),
+  expect: z.array(statusRange).min(1).default(['200-399']),
+  body: z.string().optional().describe('regular expression the body must match'),
+  sni: z.string().optional(),
+  insecure: z.boolean().default(false).describe('skip TLS certificate verification'),
+});
+
+export const dnsCheck = z.strictObject({
+  type: z.literal('dns'),
+  ...checkTiming,
+  query: z.string().min(1),
+  qtype: z.enum(['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT']).default('A'),
+  expect: z.array(z.string()).optional().describe('answers that must all be present'),
+  protocol: z.enum(['udp', 'tcp']).default('udp'),
+});
+
+export const execCheck = z.strictObject({
+  type: z.literal('exec'),
+  ...checkTiming,
+  command: argv,
+  /** keepalived misc_dynamic: weight from the exit code (2..255 → code-2) or the first stdout line. */
+  dynamicWeight: z.enum(['none', 'exit-code', 'stdout']).default('none'),
+  env: z.record(z.string(), z.string()).optional(),
+  user: z.string().optional(),
+});
+
+export const check = z.discriminatedUnion('type', [tcpCheck, httpCheck, dnsCheck, execCheck]);
+export type CheckConfig = z.output<typeof check>;
+
+/** A check given inline or by the name of an entry in `checks:`. */
+export const checkRef = z.union([name, check]);
+
+// Local checks for the whole LB host (seed: comprehensive health check).
+const hostTiming = {
+  interval: duration.prefault('5s'),
+  rise: z.number().int().min(1).max(100).default(2),
+  fall: z.number().int().min(1).max(100).default(3),
+};
+export const hostCheck = z.discriminatedUnion('type', [
+  z.strictObject({
+    type: z.literal('disk'),
+    ...hostTiming,
+    path: z.string().startsWith('/').default('/'),
+    minFreePercent: z.number().min(0).max(100).default(5),
+  }),
+  z.strictObject({
+    type: z.literal('memory'),
+    ...hostTiming,
+    minAvailablePercent: z.number().min(0).max(100).default(5),
+  }),
+  z.strictObject({
+    type: z.literal('load'),
+    ...hostTiming,
+    /** Maximum 1-minute load average divided by the number of CPUs. */
+    maxPerCpu: z.number().min(0).default(4),
+  }),
+  z.strictObject({ type: z.literal('check'), name: name.describe('a check from `checks:`') }),
+  z.strictObject({ type: z.literal('file'), ...hostTiming, path: z.string().startsWith('/') }),
+]);
+
+// ---------- kernel: VIPs and routes ----------
+
+export const vip = z.strictObject({
+  address: ifAddress.describe('VIP, host prefix by default (/32, /128)'),
+  interface: ifName.default('lo'),
+  /** For DSR: set arp_ignore=1/arp_announce=2 on these interfaces so they never answer for the VIP. */
+  arpTune: z.array(ifName).optional(),
+  /** Withdraw the VIP from the interface when its BGP announcement is withdrawn. */
+  followAnnouncement: z.boolean().default(false),
+});
+
+export const nexthop = z.strictObject({
+  via: ipAddress,
+  dev: ifName.optional(),
+  weight: z.number().int().min(1).max(256).default(1),
+  check: checkRef.optional().describe('take this nexthop out while the check is down'),
+});
+
+export const route = z.strictObject({
+  prefix,
+  nexthops: z.array(nexthop).min(1),
+  table: z.number().int().min(1).max(0xfffffffe).default(254),
+  metric: z.number().int().min(0).optional(),
+  /** Resilient nexthop group (kernel 5.13+): buckets do not move when a nexthop leaves. */
+  resilient: z
+    .strictObject({
+      buckets: z.number().int().min(1).max(65535).default(128),
+      idleTimer: duration.prefault('120s'),
+      unbalancedTimer: duration.prefault('0s'),
+    })
+    .optional(),
+});
+
+// ---------- IPVS ----------
+
+export const forwarding = z.enum(['nat', 'dr', 'tun']);
+export const tunnel = z.strictObject({
+  type: z.enum(['ipip', 'gue', 'gre']).default('ipip'),
+  port: port.optional().describe('GUE destination port'),
+  checksum: z.enum(['none', 'csum', 'remcsum']).default('none'),
+});
+
+export const backend = z.strictObject({
+  address: ipAddress,
+  port: port.optional().describe('defaults to the service port'),
+  weight: z.number().int().min(0).max(65535).default(1),
+  forwarding: forwarding.optional(),
+  tunnel: tunnel.optional(),
+  upperThreshold: z.number().int().min(0).default(0),
+  lowerThreshold: z.number().int().min(0).default(0),
+  check: checkRef.optional(),
+});
+
+export const ipvsService = z.strictObject({
+  name,
+  vip: ipAddress.optional(),
+  port: port.optional(),
+  protocol: z.enum(['tcp', 'udp', 'sctp']).default('tcp'),
+  fwmark: z.number().int().min(1).max(0xffffffff).optional(),
+  family: z.union([z.literal(4), z.literal(6)]).optional().describe('address family (fwmark services)'),
+  scheduler: z.enum(['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos']).default('mh'),
+  /** mh: hash the source port too (IP_VS_SVC_F_SCHED2). */
+  mhPort: z.boolean().default(false),
+  /** mh: pick another destination when the hashed one is unavailable (IP_VS_SVC_F_SCHED1). */
+  mhFallback: z.boolean().default(false),
+  persistence: z
+    .strictObject({
+      timeout: duration.prefault('300s'),
+      netmask: z.union([ipv4Address, z.number().int().min(0).max(128)]).optional(),
+      engine: z.enum(['sip']).optional(),
+    })
+    .optional(),
+  onePacket: z.boolean().default(false),
+  forwarding: forwarding.default('dr'),
+  tunnel: tunnel.optional(),
+  /** What an unhealthy or drained backend becomes: weight 0 keeps connections (keepalived inhibit). */
+  onDown: z.enum(['weight0', 'remove']).default('weight0'),
+  /** Service is up while at least this many backends are healthy (hysteresis: +1 to come back). */
+  quorum: z.number().int().min(0).default(1),
+  check: checkRef.optional().describe('default check for backends without their own'),
+  backends: z.array(backend).default([]),
+});
+
+// ---------- VRRP ----------
+
+const trackWeight = z.union([z.number().int().min(-254).max(254), z.literal('fault')]);
+
+export const vrrpInstance = z.strictObject({
+  name,
+  interface: ifName,
+  vrid: z.number().int().min(1).max(255),
+  version: z.union([z.literal(2), z.literal(3)]).default(2),
+  priority: z.number().int().min(1).max(255).default(100),
+  advertInterval: duration.prefault('1s'),
+  preempt: z.boolean().default(true),
+  preemptDelay: duration.prefault('0s'),
+  auth: z.strictObject({ type: z.literal('pass'), password: z.string().min(1).max(8) }).optional(),
+  vips: z.array(ifAddress).min(1),
+  vipInterface: ifName.optional().describe('interface for the VIPs, defaults to `interface`'),
+  unicast: z.strictObject({ source: ipAddress.optional(), peers: z.array(ipAddress).min(1) }).optional(),
+  garp: z
+    .strictObject({
+      count: z.number().int().min(0).max(100).default(5),
+      repeatDelay: duration.prefault('5s').describe('delay before the second burst'),
+      repeatCount: z.number().int().min(0).max(100).default(5),
+      refresh: duration.optional().describe('periodic gratuitous ARP while master'),
+    })
+    .prefault({}),
+  useVmac: z.boolean().default(false),
+  /** keepalived v3_checksum_as_v2: v3 IPv4 checksum without the pseudo-header. */
+  checksumAsV2: z.boolean().default(false),
+  track: z
+    .strictObject({
+      files: z.array(z.strictObject({ path: z.string().startsWith('/'), weight: z.number().int().default(1) })).default([]),
+      interfaces: z.array(z.strictObject({ name: ifName, weight: trackWeight.default('fault') })).default([]),
+      services: z.array(z.strictObject({ name, weight: trackWeight.default('fault') })).default([]),
+      host: trackWeight.optional().describe('weight applied while the host checks are down'),
+      drain: trackWeight.default(-254).describe('weight applied while the host is drained'),
+      scripts: z
+        .array(
+          z.strictObject({
+            command: argv,
+            interval: duration.prefault('2s'),
+            timeout: duration.prefault('2s'),
+            rise: z.number().int().min(1).default(1),
+            fall: z.number().int().min(1).default(1),
+            weight: trackWeight.default('fault'),
+          }),
+        )
+        .default([]),
+    })
+    .prefault({}),
+  notify: z
+    .strictObject({
+      master: argv.optional(),
+      backup: argv.optional(),
+      fault: argv.optional(),
+      stop: argv.optional(),
+      any: argv.optional().describe('called with instance, state, priority appended'),
+    })
+    .optional(),
+});
+
+// ---------- BGP ----------
+
+const bgpAttributes = z.strictObject({
+  med: z.number().int().min(0).max(0xffffffff).optional(),
+  localPreference: z.number().int().min(0).max(0xffffffff).optional(),
+  communities: z.array(z.string().regex(/^\d+:\d+$|^[a-z-]+$/, 'is not a community (ASN:VALUE)')).optional(),
+  largeCommunities: z.array(z.string().regex(/^\d+:\d+:\d+$/, 'is not a large community (A:B:C)')).optional(),
+  extendedCommunities: z.array(z.string().min(1)).optional(),
+  asPath: z.array(z.number().int().min(1).max(0xffffffff)).optional(),
+  withdraw: z.boolean().optional(),
+});
+
+export const announcement = z.strictObject({
+  prefix,
+  nextHop: z.union([z.literal('self'), ipAddress]).default('self'),
+  /** Services (IPVS names or health-checked endpoints) whose quorum makes this prefix "up". */
+  services: z.array(name).default([]),
+  /** Checks (by name) that must be up for this prefix (ExaBGP healthcheck style). */
+  checks: z.array(name).default([]),
+  med: z
+    .strictObject({
+      up: z.number().int().min(0).default(100),
+      down: z.number().int().min(0).default(1000),
+      disabled: z.number().int().min(0).default(500),
+    })
+    .prefault({}),
+  withdrawOnDown: z.boolean().default(false),
+  withdrawOnDisabled: z.boolean().default(false),
+  attributes: bgpAttributes.optional().describe('attributes in every state'),
+  up: bgpAttributes.optional(),
+  down: bgpAttributes.optional(),
+  disabled: bgpAttributes.optional(),
+  pathId: z.number().int().min(0).max(0xffffffff).optional(),
+  neighbors: z.array(ipAddress).optional().describe('announce only to these neighbors'),
+});
+
+export const bgp = z.strictObject({
+  announcements: z.array(announcement).default([]),
+  /** MED grows with load, with hysteresis; withdraw above the overload threshold. */
+  dynamicMed: z
+    .strictObject({
+      metric: z.enum(['cpu', 'connections']).default('cpu'),
+      step: z.number().int().min(1).default(10),
+      hysteresis: z.number().min(0).default(5),
+      overload: z.number().min(0).optional(),
+      interval: duration.prefault('5s'),
+    })
+    .optional(),
+  /** When the agent stops: keep announcing for this long (ExaBGP keeps the session), then withdraw. */
+  stopGrace: duration.prefault('0s'),
+});
+
+// ---------- top level ----------
+
+export const maintenance = z.strictObject({
+  disableFile: z.string().startsWith('/').default('/etc/lb/disable'),
+  readyFile: z.string().startsWith('/').optional().describe('announce nothing until this file exists'),
+  drainTimeout: duration.prefault('60s'),
+  pollInterval: duration.prefault('5s').describe('fallback poll when inotify misses an event'),
+});
+
+export const configSchema = z.strictObject({
+  node: z
+    .strictObject({
+      name: z.string().min(1).optional().describe('defaults to the hostname'),
+      routerId: ipv4Address.optional(),
+    })
+    .prefault({}),
+  log: z
+    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+    .prefault({}),
+  control: z
+    .strictObject({
+      socket: z.string().startsWith('/').default('/run/lbagent/lbagent.sock'),
+      mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0660"').default('0660'),
+      group: z.string().optional(),
+    })
+    .prefault({}),
+  metrics: z
+    .strictObject({ enabled: z.boolean().default(true), listen: z.string().default('127.0.0.1:9475') })
+    .prefault({}),
+  kernel: z
+    .strictObject({
+      routeProtocol: z.number().int().min(5).max(255).default(199),
+      resyncInterval: duration.prefault('30s'),
+      removeOnStop: z.boolean().default(false),
+    })
+    .prefault({}),
+  checks: z.record(name, check).prefault({}),
+  host: z.strictObject({ checks: z.array(hostCheck).default([]) }).prefault({}),
+  vips: z.array(vip).default([]),
+  routes: z.array(route).default([]),
+  ipvs: z
+    .strictObject({
+      services: z.array(ipvsService).default([]),
+      loadModules: z.boolean().default(true),
+    })
+    .prefault({}),
+  vrrp: z
+    .strictObject({
+      instances: z.array(vrrpInstance).default([]),
+      syncGroups: z.array(z.strictObject({ name, instances: z.array(name).min(2) })).default([]),
+    })
+    .prefault({}),
+  bgp: bgp.prefault({}),
+  maintenance: maintenance.prefault({}),
+});
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type VipConfig = z.output<typeof vip>;
+export type RouteConfig = z.output<typeof route>;
+export type NexthopConfig = z.output<typeof nexthop>;
+export type IpvsServiceConfig = z.output<typeof ipvsService>;
+export type BackendConfig = z.output<typeof backend>;
+export type VrrpInstanceConfig = z.output<typeof vrrpInstance>;
+export type AnnouncementConfig = z.output<typeof announcement>;
+export type HostCheckConfig = z.output<typeof hostCheck>;
+export type MaintenanceConfig = z.output<typeof maintenance>;
