@@ -230,6 +230,8 @@ export const ipvsService = z.strictObject({
   tunnel: tunnel.optional(),
   /** What an unhealthy or drained backend becomes: weight 0 keeps connections (keepalived inhibit). */
   onDown: z.enum(['weight0', 'remove']).default('weight0'),
+  /** Ramp a backend's weight from 0 to its configured weight over this time after it comes back. */
+  slowStart: duration.prefault('0s'),
   /** Service is up while at least this many backends are healthy (hysteresis: +1 to come back). */
   quorum: z.number().int().min(0).default(1),
   check: checkRef.optional().describe('default check for backends without their own'),
