@@ -51,6 +51,11 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
         continue;
       }
     }
+    if (issue.code === 'unrecognized_keys') {
+      // One issue per unknown key, at the key's own path, so typos are pinpointed.
+      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: 'unknown key' });
+      continue;
+    }
     out.push({ path: formatPath(issue.path), message: describe(issue) });
   }
   return out;
@@ -58,6 +63,7 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
 
 function describe(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys') return `unknown key(s): ${issue.keys.join(', ')}`;
+  if (issue.code === 'invalid_type' && /received undefined$/.test(issue.message)) return 'is required';
   return issue.message;
 }
 
@@ -67,7 +73,7 @@ export function parseConfig(text: string, source = '<config>'): Config {
   if (doc.errors.length) {
     throw new ConfigError(
       source,
-      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0]}` })),
+      doc.errors.map((e) => ({ path: '', message: `YAML: ${e.message.split('\n')[0].replace(/:$/, '')}` })),
     );
   }
   const raw = doc.toJS() ?? {};

@@ -9,6 +9,7 @@
 //   service:<name>                        IPVS service quorum               { up }
 //   host                                  local host checks + ready file    { up }
 //   drain                                 maintenance drain                 { up: !drained, reason? }
+//   ready                                 maintenance.readyFile present     { up }
 //   backend-drain:<service>/<address>:<port>  manual backend drain          { up: !drained, weight? }
 //   vrrp:<instance>                       VRRP role                         { up: master }
 import { EventEmitter } from 'node:events';
@@ -30,6 +31,7 @@ export const factKey = {
   vrrp: (instance: string) => `vrrp:${instance}`,
   host: 'host',
   drain: 'drain',
+  ready: 'ready',
 };
 
 export interface FactView {

@@ -1,0 +1,195 @@
+// The daemon: loads the config, wires subsystems through Facts, serves the control socket,
+// and handles signals. Reload validates first and keeps the running config on any error.
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { type ConfigIssue, ConfigError, type LoadedConfig, loadConfigFile } from '../config/load.js';
+import type { Config } from '../config/schema.js';
+import { ControlFailure, ControlServer } from '../control/server.js';
+import { type Clock, systemClock } from '../lib/clock.js';
+import { VERSION } from '../version.js';
+import { Facts } from './facts.js';
+import type { Subsystem, SubsystemContext } from './subsystem.js';
+
+export type SubsystemFactory = (ctx: SubsystemContext, cfg: Config) => Subsystem[];
+
+export interface DaemonOptions {
+  configPath: string;
+  log: Logger;
+  clock?: Clock;
+  /** Builds the subsystems in start order; stop runs in reverse. */
+  subsystems: SubsystemFactory;
+  /** Called after the first successful reconcile (systemd READY=1) and after each reload. */
+  onReady?: (summary: string) => void;
+  onStatusLine?: (summary: string) => void;
+}
+
+export interface ReloadOutcome {
+  ok: boolean;
+  changed: boolean;
+  hash: string;
+  errors?: ConfigIssue[];
+  message: string;
+}
+
+export class Daemon {
+  readonly facts = new Facts();
+  readonly control: ControlServer;
+  private loaded!: LoadedConfig;
+  private subsystems: Subsystem[] = [];
+  private startedAt = Date.now();
+  private reloads = { ok: 0, failed: 0, last: undefined as undefined | { at: string; ok: boolean; message: string } };
+  private reloading: Promise<ReloadOutcome> | null = null;
+  private stopping = false;
+
+  constructor(private opts: DaemonOptions) {
+    this.control = new ControlServer(opts.log);
+  }
+
+  get config(): Config {
+    return this.loaded.config;
+  }
+
+  get log(): Logger {
+    return this.opts.log;
+  }
+
+  /** Loads the config (throws ConfigError), opens the control socket and starts every subsystem. */
+  async start(): Promise<void> {
+    this.loaded = await loadConfigFile(this.opts.configPath);
+    const cfg = this.loaded.config;
+    this.opts.log.level = cfg.log.level;
+    const ctx: SubsystemContext = { log: this.opts.log, clock: this.opts.clock ?? systemClock, facts: this.facts };
+    this.subsystems = this.opts.subsystems(ctx, cfg);
+    this.registerControl();
+    await this.control.listen(cfg.control.socket, cfg.control.mode, cfg.control.group);
+    for (const s of this.subsystems) {
+      const t0 = performance.now();
+      await s.start(cfg);
+      this.opts.log.info({ subsystem: s.name, ms: Math.round(performance.now() - t0) }, 'subsystem started');
+    }
+    this.opts.log.info(
+      { version: VERSION, config: this.loaded.path, hash: this.loaded.hash.slice(0, 12), subsystems: this.subsystems.map((s) => s.name) },
+      'lbagent running',
+    );
+    this.opts.onReady?.(this.summaryLine());
+  }
+
+  /** Re-reads the config file. Invalid config: keep running the old one and report why. */
+  reload(): Promise<ReloadOutcome> {
+    // Reloads are serialised: a SIGHUP during a reload waits for it, then runs once more.
+    const run = async (): Promise<ReloadOutcome> => {
+      let next: LoadedConfig;
+      try {
+        next = await loadConfigFile(this.opts.configPath);
+      } catch (err) {
+        const errors = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
+        this.reloads.failed++;
+        const message = `config rejected, still running ${this.loaded.hash.slice(0, 12)}`;
+        this.reloads.last = { at: new Date().toISOString(), ok: false, message };
+        this.opts.log.error({ event: 'reload', ok: false, errors }, message);
+        return { ok: false, changed: false, hash: this.loaded.hash, errors, message };
+      }
+      if (next.hash === this.loaded.hash) {
+        this.reloads.ok++;
+        this.reloads.last = { at: new Date().toISOString(), ok: true, message: 'unchanged' };
+        this.opts.log.info({ event: 'reload', ok: true, changed: false }, 'config unchanged');
+        return { ok: true, changed: false, hash: next.hash, message: 'config unchanged' };
+      }
+      const prev = this.loaded;
+      this.loaded = next;
+      this.opts.log.level = next.config.log.level;
+      const failures: string[] = [];
+      for (const s of this.subsystems) {
+        try {
+          await s.reload(next.config);
+        } catch (err) {
+          failures.push(`${s.name}: ${(err as Error).message}`);
+          this.opts.log.error({ event: 'reload', subsystem: s.name, err }, 'subsystem reload failed');
+        }
+      }
+      const ok = failures.length === 0;
+      ok ? this.reloads.ok++ : this.reloads.failed++;
+      const message = ok
+        ? `config ${prev.hash.slice(0, 12)} -> ${next.hash.slice(0, 12)} applied`
+        : `config ${next.hash.slice(0, 12)} partly applied: ${failures.join('; ')}`;
+      this.reloads.last = { at: new Date().toISOString(), ok, message };
+      this.opts.log.info({ event: 'reload', ok, changed: true, from: prev.hash.slice(0, 12), to: next.hash.slice(0, 12) }, message);
+      this.opts.onStatusLine?.(this.summaryLine());
+      return { ok, changed: true, hash: next.hash, message, errors: failures.map((f) => ({ path: '', message: f })) };
+    };
+    const chained = (this.reloading ?? Promise.resolve()).then(run, run);
+    this.reloading = chained;
+    return chained;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const removeState = this.loaded?.config.kernel.removeOnStop ?? false;
+    this.opts.log.info({ removeState }, removeState ? 'stopping, removing owned kernel state' : 'stopping, kernel state stays in place');
+    for (const s of [...this.subsystems].reverse()) {
+      try {
+        await s.stop({ removeState });
+      } catch (err) {
+        this.opts.log.error({ subsystem: s.name, err }, 'subsystem stop failed');
+      }
+    }
+    await this.control.close();
+  }
+
+  status(): Record<string, unknown> {
+    const subsystems: Record<string, unknown> = {};
+    for (const s of this.subsystems) {
+      try {
+        subsystems[s.name] = s.status();
+      } catch (err) {
+        subsystems[s.name] = { error: (err as Error).message };
+      }
+    }
+    return {
+      version: VERSION,
+      pid: process.pid,
+      node: this.loaded.config.node.name ?? hostname(),
+      config: { path: this.loaded.path, hash: this.loaded.hash },
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      reloads: this.reloads,
+      facts: Object.fromEntries(this.facts.entries()),
+      subsystems,
+    };
+  }
+
+  subsystem<T extends Subsystem>(name: string): T | undefined {
+    return this.subsystems.find((s) => s.name === name) as T | undefined;
+  }
+
+  summaryLine(): string {
+    const parts = this.subsystems.map((s) => {
+      const st = s.status() as { summary?: string } | undefined;
+      return st?.summary ? `${s.name}: ${st.summary}` : s.name;
+    });
+    return parts.length ? parts.join('; ') : 'running';
+  }
+
+  private registerControl(): void {
+    this.control.handle('status', () => this.status());
+    this.control.handle('reload', () => this.reload());
+    this.control.handle('facts', () => Object.fromEntries(this.facts.entries()));
+    this.control.handle('log.level', (p) => {
+      const level = p.level;
+      const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+      if (level === undefined) return { level: this.opts.log.level };
+      if (typeof level !== 'string' || !levels.includes(level)) {
+        throw new ControlFailure(`level must be one of ${levels.join(', ')}`, undefined, 'invalid_params');
+      }
+      const from = this.opts.log.level;
+      this.opts.log.level = level;
+      this.opts.log.info({ event: 'log-level', from, to: level }, 'log level changed');
+      return { level, from };
+    });
+    for (const s of this.subsystems) {
+      const handlers = (s as { controlHandlers?: () => Record<string, (p: Record<string, unknown>) => unknown> })
+        .controlHandlers?.();
+      for (const [method, fn] of Object.entries(handlers ?? {})) this.control.handle(method, fn);
+    }
+  }
+}

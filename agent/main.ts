@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
+import { Command, Option } from 'commander';
+import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
+import { configJsonSchema } from './config/json-schema.js';
+import { configSummary } from './config/summary.js';
+import { runDaemon } from './daemon/run.js';
+import { VERSION } from './version.js';
+
+const program = new Command('lbagent')
+  .description('Linux load-balancer host agent')
+  .version(VERSION)
+  .showHelpAfterError();
+
+program
+  .command('run')
+  .description('run the agent (the systemd unit runs this)')
+  .addOption(new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_PATH).env('LBAGENT_CONFIG'))
+  .option('--log-level <level>', 'override log.level from the config')
+  .action(async (o: { config: string; logLevel?: string }) => {
+    process.exitCode = await runDaemon({ configPath: o.config, logLevel: o.logLevel });
+  });
+
+program
+  .command('check-config')
+  .description('validate a config file and print a summary (exit 0 valid, 1 invalid), like keepalived -t')
+  .argument('[file]', 'config file', DEFAULT_CONFIG_PATH)
+  .option('-q, --quiet', 'print nothing when valid')
+  .action(async (file: string, o: { quiet?: boolean }) => {
+    try {
+      const { config, hash } = await loadConfigFile(file);
+      if (!o.quiet) {
+        console.log(`${file}: OK (sha256 ${hash.slice(0, 12)})`);
+        for (const line of configSummary(config)) console.log(`  ${line}`);
+      }
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      console.error(`${file}: ${err.issues.length} error(s)`);
+      for (const i of err.issues) console.error(`  ${formatIssue(i)}`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('schema')
+  .description('print the JSON Schema of the config file')
+  .action(() => {
+    console.log(JSON.stringify(configJsonSchema(), null, 2));
+  });
+
+await program.parseAsync(process.argv);
