@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
 import { Command, Option } from 'commander';
-import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
 import { configJsonSchema } from './config/json-schema.js';
+import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
 import { configSummary } from './config/summary.js';
 import { runDaemon } from './daemon/run.js';
 import { VERSION } from './version.js';
@@ -15,7 +15,9 @@ const program = new Command('lbagent')
 program
   .command('run')
   .description('run the agent (the systemd unit runs this)')
-  .addOption(new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_PATH).env('LBAGENT_CONFIG'))
+  .addOption(
+    new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_PATH).env('LBAGENT_CONFIG'),
+  )
   .option('--log-level <level>', 'override log.level from the config')
   .action(async (o: { config: string; logLevel?: string }) => {
     process.exitCode = await runDaemon({ configPath: o.config, logLevel: o.logLevel });

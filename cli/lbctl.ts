@@ -11,7 +11,11 @@ import { registerExtensions } from './extensions.js';
 const program = new Command('lbctl')
   .description('operate lbagent: status, drain/undrain, reload, health, vrrp, bgp, ipvs')
   .version(VERSION)
-  .addOption(new Option('-s, --socket <path>', 'agent control socket').default('/run/lbagent/lbagent.sock').env('LBCTL_SOCKET'))
+  .addOption(
+    new Option('-s, --socket <path>', 'agent control socket')
+      .default('/run/lbagent/lbagent.sock')
+      .env('LBCTL_SOCKET'),
+  )
   .option('--json', 'machine-readable output')
   .showHelpAfterError('(run lbctl --help for the list of verbs)')
   .exitOverride();

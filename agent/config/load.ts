@@ -19,7 +19,9 @@ export class ConfigError extends Error {
     readonly source: string,
     readonly issues: ConfigIssue[],
   ) {
-    super(`${source}: ${issues.length} error(s) in config:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`);
+    super(
+      `${source}: ${issues.length} error(s) in config:\n${issues.map((i) => `  ${formatIssue(i)}`).join('\n')}`,
+    );
     this.name = 'ConfigError';
   }
 }
@@ -43,7 +45,10 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
     // A union failure is more useful as the best branch's own errors than as "invalid input".
     if (issue.code === 'invalid_union' && 'errors' in issue && Array.isArray(issue.errors)) {
       const branches = issue.errors as z.core.$ZodIssue[][];
-      const best = branches.reduce((a, b) => (b.length < a.length && b.length > 0 ? b : a), branches[0] ?? []);
+      const best = branches.reduce(
+        (a, b) => (b.length < a.length && b.length > 0 ? b : a),
+        branches[0] ?? [],
+      );
       if (best.length) {
         for (const sub of best) {
           out.push({ path: formatPath([...issue.path, ...sub.path]), message: describe(sub) });
@@ -53,7 +58,8 @@ function zodIssues(error: z.ZodError): ConfigIssue[] {
     }
     if (issue.code === 'unrecognized_keys') {
       // One issue per unknown key, at the key's own path, so typos are pinpointed.
-      for (const key of issue.keys) out.push({ path: formatPath([...issue.path, key]), message: 'unknown key' });
+      for (const key of issue.keys)
+        out.push({ path: formatPath([...issue.path, key]), message: 'unknown key' });
       continue;
     }
     out.push({ path: formatPath(issue.path), message: describe(issue) });

@@ -52,7 +52,9 @@ export const ifName = z
   .regex(/^[A-Za-z0-9_.:@-]{1,15}$/, 'is not an interface name (1-15 characters)');
 
 export const port = z.number().int().min(1).max(65535);
-export const name = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
+export const name = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ . -');
 export const argv = z.array(z.string().min(1)).min(1).describe('command as an argument array (no shell)');
 
 // ---------- health checks ----------
@@ -212,8 +214,13 @@ export const ipvsService = z.strictObject({
   port: port.optional(),
   protocol: z.enum(['tcp', 'udp', 'sctp']).default('tcp'),
   fwmark: z.number().int().min(1).max(0xffffffff).optional(),
-  family: z.union([z.literal(4), z.literal(6)]).optional().describe('address family (fwmark services)'),
-  scheduler: z.enum(['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos']).default('mh'),
+  family: z
+    .union([z.literal(4), z.literal(6)])
+    .optional()
+    .describe('address family (fwmark services)'),
+  scheduler: z
+    .enum(['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos'])
+    .default('mh'),
   /** mh: hash the source port too (IP_VS_SVC_F_SCHED2). */
   mhPort: z.boolean().default(false),
   /** mh: pick another destination when the hashed one is unavailable (IP_VS_SVC_F_SCHED1). */
@@ -268,7 +275,9 @@ export const vrrpInstance = z.strictObject({
   checksumAsV2: z.boolean().default(false),
   track: z
     .strictObject({
-      files: z.array(z.strictObject({ path: z.string().startsWith('/'), weight: z.number().int().default(1) })).default([]),
+      files: z
+        .array(z.strictObject({ path: z.string().startsWith('/'), weight: z.number().int().default(1) }))
+        .default([]),
       interfaces: z.array(z.strictObject({ name: ifName, weight: trackWeight.default('fault') })).default([]),
       services: z.array(z.strictObject({ name, weight: trackWeight.default('fault') })).default([]),
       host: trackWeight.optional().describe('weight applied while the host checks are down'),
@@ -372,7 +381,10 @@ export const configSchema = z.strictObject({
   control: z
     .strictObject({
       socket: z.string().startsWith('/').default('/run/lbagent/lbagent.sock'),
-      mode: z.string().regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0660"').default('0660'),
+      mode: z
+        .string()
+        .regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0660"')
+        .default('0660'),
       group: z.string().optional(),
     })
     .prefault({}),

@@ -18,7 +18,8 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (typeof p === 'string') return;
     const key = `${p.address}%${v.interface}`;
     const first = vipSeen.get(key);
-    if (first !== undefined) add(`vips[${i}].address`, `duplicate VIP ${p.address} on ${v.interface} (also vips[${first}])`);
+    if (first !== undefined)
+      add(`vips[${i}].address`, `duplicate VIP ${p.address} on ${v.interface} (also vips[${first}])`);
     else vipSeen.set(key, i);
   });
 
@@ -30,7 +31,11 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (typeof p === 'string') return;
     const key = `${prefixKey(p)}@${r.table}`;
     const first = routeSeen.get(key);
-    if (first !== undefined) add(`routes[${i}].prefix`, `duplicate route ${prefixKey(p)} in table ${r.table} (also routes[${first}])`);
+    if (first !== undefined)
+      add(
+        `routes[${i}].prefix`,
+        `duplicate route ${prefixKey(p)} in table ${r.table} (also routes[${first}])`,
+      );
     else routeSeen.set(key, i);
     const vias = new Set<string>();
     r.nexthops.forEach((nh, j) => {
@@ -38,7 +43,8 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
       if (f !== p.family && (r.resilient || !(p.family === 4 && f === 6))) {
         add(`routes[${i}].nexthops[${j}].via`, `IPv${f} nexthop for an IPv${p.family} prefix`);
       }
-      if (vias.has(`${nh.via}%${nh.dev ?? ''}`)) add(`routes[${i}].nexthops[${j}].via`, `duplicate nexthop ${nh.via}`);
+      if (vias.has(`${nh.via}%${nh.dev ?? ''}`))
+        add(`routes[${i}].nexthops[${j}].via`, `duplicate nexthop ${nh.via}`);
       vias.add(`${nh.via}%${nh.dev ?? ''}`);
       refCheck(`routes[${i}].nexthops[${j}].check`, nh.check);
     });
@@ -49,7 +55,8 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
   const svcKeys = new Map<string, number>();
   cfg.ipvs.services.forEach((s, i) => {
     const at = `ipvs.services[${i}]`;
-    if (svcNames.has(s.name)) add(`${at}.name`, `duplicate service name "${s.name}" (also ipvs.services[${svcNames.get(s.name)}])`);
+    if (svcNames.has(s.name))
+      add(`${at}.name`, `duplicate service name "${s.name}" (also ipvs.services[${svcNames.get(s.name)}])`);
     else svcNames.set(s.name, i);
     let family: number;
     let key: string;
@@ -65,14 +72,18 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
       }
       if (s.port === undefined) add(`${at}.port`, 'is required for a vip service');
       family = familyOf(s.vip);
-      if (s.family !== undefined && s.family !== family) add(`${at}.family`, `does not match vip (IPv${family})`);
+      if (s.family !== undefined && s.family !== family)
+        add(`${at}.family`, `does not match vip (IPv${family})`);
       key = `${s.protocol} ${s.vip} ${s.port}`;
     }
     const first = svcKeys.get(key);
     if (first !== undefined) add(at, `duplicate service ${key} (also ipvs.services[${first}])`);
     else svcKeys.set(key, i);
     if ((s.mhPort || s.mhFallback) && s.scheduler !== 'mh') {
-      add(`${at}.${s.mhPort ? 'mhPort' : 'mhFallback'}`, `only applies to the mh scheduler, not ${s.scheduler}`);
+      add(
+        `${at}.${s.mhPort ? 'mhPort' : 'mhFallback'}`,
+        `only applies to the mh scheduler, not ${s.scheduler}`,
+      );
     }
     refCheck(`${at}.check`, s.check);
     const be = new Map<string, number>();
@@ -81,7 +92,10 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
       const fwd = b.forwarding ?? s.forwarding;
       // IPVS allows an IPv4 real server behind an IPv6 service only with tunnelling (and vice versa).
       if (familyOf(b.address) !== family && fwd !== 'tun') {
-        add(`${bat}.address`, `IPv${familyOf(b.address)} backend in an IPv${family} service (only tun forwarding may mix families)`);
+        add(
+          `${bat}.address`,
+          `IPv${familyOf(b.address)} backend in an IPv${family} service (only tun forwarding may mix families)`,
+        );
       }
       const k = `${b.address}:${b.port ?? s.port}`;
       if (be.has(k)) add(`${bat}.address`, `duplicate backend ${k} (also backends[${be.get(k)}])`);
@@ -89,7 +103,8 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
       if (b.upperThreshold && b.lowerThreshold > b.upperThreshold) {
         add(`${bat}.lowerThreshold`, 'must not exceed upperThreshold');
       }
-      if (s.fwmark === undefined && s.port === undefined && b.port === undefined) add(`${bat}.port`, 'is required');
+      if (s.fwmark === undefined && s.port === undefined && b.port === undefined)
+        add(`${bat}.port`, 'is required');
       refCheck(`${bat}.check`, b.check);
     });
     if (s.quorum > s.backends.length && s.backends.length > 0) {
@@ -109,17 +124,25 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     const fam = [...fams][0] ?? 4;
     if (fam === 6 && v.version === 2) add(`${at}.version`, 'VRRPv2 is IPv4 only; use version 3 for IPv6');
     const key = `${v.interface} v${fam} vrid ${v.vrid}`;
-    if (vrids.has(key)) add(`${at}.vrid`, `VRID ${v.vrid} is already used on ${v.interface} by vrrp.instances[${vrids.get(key)}]`);
+    if (vrids.has(key))
+      add(
+        `${at}.vrid`,
+        `VRID ${v.vrid} is already used on ${v.interface} by vrrp.instances[${vrids.get(key)}]`,
+      );
     else vrids.set(key, i);
-    if (v.version === 2 && v.advertInterval % 1000 !== 0) add(`${at}.advertInterval`, 'VRRPv2 intervals are whole seconds');
+    if (v.version === 2 && v.advertInterval % 1000 !== 0)
+      add(`${at}.advertInterval`, 'VRRPv2 intervals are whole seconds');
     if (v.version === 3 && (v.advertInterval % 10 !== 0 || v.advertInterval > 40950)) {
       add(`${at}.advertInterval`, 'VRRPv3 intervals are centiseconds up to 40.95s');
     }
-    if (v.version === 2 && v.advertInterval > 255_000) add(`${at}.advertInterval`, 'VRRPv2 allows at most 255s');
+    if (v.version === 2 && v.advertInterval > 255_000)
+      add(`${at}.advertInterval`, 'VRRPv2 allows at most 255s');
     if (v.auth && v.version === 3) add(`${at}.auth`, 'VRRPv3 has no authentication (RFC 5798)');
-    if (v.priority === 255 && v.preemptDelay > 0) add(`${at}.preemptDelay`, 'an address owner (priority 255) does not delay');
+    if (v.priority === 255 && v.preemptDelay > 0)
+      add(`${at}.preemptDelay`, 'an address owner (priority 255) does not delay');
     v.unicast?.peers.forEach((p, j) => {
-      if (familyOf(p) !== fam) add(`${at}.unicast.peers[${j}]`, `IPv${familyOf(p)} peer for an IPv${fam} instance`);
+      if (familyOf(p) !== fam)
+        add(`${at}.unicast.peers[${j}]`, `IPv${familyOf(p)} peer for an IPv${fam} instance`);
     });
     v.track.services.forEach((t, j) => {
       if (!svcNames.has(t.name) && !checkNames.has(t.name)) {
@@ -140,21 +163,31 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     const p = parsePrefix(a.prefix);
     if (typeof p !== 'string') {
       const key = `${prefixKey(p)} ${a.pathId ?? 0}`;
-      if (annSeen.has(key)) add(`${at}.prefix`, `duplicate announcement ${prefixKey(p)} (also bgp.announcements[${annSeen.get(key)}])`);
+      if (annSeen.has(key))
+        add(
+          `${at}.prefix`,
+          `duplicate announcement ${prefixKey(p)} (also bgp.announcements[${annSeen.get(key)}])`,
+        );
       else annSeen.set(key, i);
-      if (a.nextHop !== 'self' && familyOf(a.nextHop) !== p.family) add(`${at}.nextHop`, `IPv${familyOf(a.nextHop)} next hop for an IPv${p.family} prefix`);
+      if (a.nextHop !== 'self' && familyOf(a.nextHop) !== p.family)
+        add(`${at}.nextHop`, `IPv${familyOf(a.nextHop)} next hop for an IPv${p.family} prefix`);
     }
     a.services.forEach((s, j) => {
       if (!svcNames.has(s)) add(`${at}.services[${j}]`, `no ipvs service named "${s}"`);
     });
-    a.checks.forEach((c, j) => refCheck(`${at}.checks[${j}]`, c));
+    a.checks.forEach((c, j) => {
+      refCheck(`${at}.checks[${j}]`, c);
+    });
   });
 
   cfg.host.checks.forEach((h, i) => {
     if (h.type === 'check') refCheck(`host.checks[${i}].name`, h.name);
   });
 
-  if (cfg.metrics.enabled && !/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.metrics.listen)) {
+  if (
+    cfg.metrics.enabled &&
+    !/^(\[[0-9a-fA-F:.]+\]|[0-9.]+|[A-Za-z0-9.-]+):\d{1,5}$/.test(cfg.metrics.listen)
+  ) {
     add('metrics.listen', 'must be HOST:PORT, e.g. 127.0.0.1:9475 or [::1]:9475');
   }
   return issues;

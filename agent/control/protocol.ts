@@ -28,10 +28,14 @@ export function parseRequest(line: string): ControlRequest | ControlError {
   } catch {
     return { code: 'bad_request', message: 'request is not valid JSON' };
   }
-  if (typeof msg !== 'object' || msg === null) return { code: 'bad_request', message: 'request must be an object' };
+  if (typeof msg !== 'object' || msg === null)
+    return { code: 'bad_request', message: 'request must be an object' };
   const m = msg as Partial<ControlRequest>;
   if (m.v !== PROTOCOL_VERSION) {
-    return { code: 'version', message: `protocol version ${String(m.v)} not supported (agent speaks ${PROTOCOL_VERSION})` };
+    return {
+      code: 'version',
+      message: `protocol version ${String(m.v)} not supported (agent speaks ${PROTOCOL_VERSION})`,
+    };
   }
   if (typeof m.id !== 'number' || typeof m.method !== 'string') {
     return { code: 'bad_request', message: 'request needs a numeric id and a method' };

@@ -1,10 +1,16 @@
 // Control socket server: unix socket, mode from config (0660 by default), JSON lines.
 // Handlers are registered by method name; each subsystem adds its own verbs.
 import { chmod, chown, mkdir, unlink } from 'node:fs/promises';
-import { type Server, type Socket, createServer } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { type ControlError, type ControlResponse, MAX_LINE_BYTES, PROTOCOL_VERSION, parseRequest } from './protocol.js';
+import {
+  type ControlError,
+  type ControlResponse,
+  MAX_LINE_BYTES,
+  PROTOCOL_VERSION,
+  parseRequest,
+} from './protocol.js';
 
 export type Handler = (params: Record<string, unknown>) => unknown | Promise<unknown>;
 
@@ -67,7 +73,12 @@ export class ControlServer {
     sock.on('data', (chunk: string) => {
       buf += chunk;
       if (buf.length > MAX_LINE_BYTES) {
-        this.reply(sock, { v: PROTOCOL_VERSION, id: 0, ok: false, error: { code: 'bad_request', message: 'request too large' } });
+        this.reply(sock, {
+          v: PROTOCOL_VERSION,
+          id: 0,
+          ok: false,
+          error: { code: 'bad_request', message: 'request too large' },
+        });
         sock.end();
         return;
       }
@@ -104,7 +115,8 @@ export class ControlServer {
         err instanceof ControlFailure
           ? { code: err.code, message: err.message, details: err.details }
           : { code: 'failed', message: e.message };
-      if (!(err instanceof ControlFailure)) this.log.error({ err, method: req.method }, 'control handler failed');
+      if (!(err instanceof ControlFailure))
+        this.log.error({ err, method: req.method }, 'control handler failed');
       this.reply(sock, { v: PROTOCOL_VERSION, id: req.id, ok: false, error });
     }
   }

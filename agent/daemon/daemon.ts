@@ -2,7 +2,7 @@
 // and handles signals. Reload validates first and keeps the running config on any error.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { type ConfigIssue, ConfigError, type LoadedConfig, loadConfigFile } from '../config/load.js';
+import { ConfigError, type ConfigIssue, type LoadedConfig, loadConfigFile } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { ControlFailure, ControlServer } from '../control/server.js';
 import { type Clock, systemClock } from '../lib/clock.js';
@@ -37,7 +37,11 @@ export class Daemon {
   private loaded!: LoadedConfig;
   private subsystems: Subsystem[] = [];
   private startedAt = Date.now();
-  private reloads = { ok: 0, failed: 0, last: undefined as undefined | { at: string; ok: boolean; message: string } };
+  private reloads = {
+    ok: 0,
+    failed: 0,
+    last: undefined as undefined | { at: string; ok: boolean; message: string },
+  };
   private reloading: Promise<ReloadOutcome> | null = null;
   private stopping = false;
 
@@ -58,7 +62,11 @@ export class Daemon {
     this.loaded = await loadConfigFile(this.opts.configPath);
     const cfg = this.loaded.config;
     this.opts.log.level = cfg.log.level;
-    const ctx: SubsystemContext = { log: this.opts.log, clock: this.opts.clock ?? systemClock, facts: this.facts };
+    const ctx: SubsystemContext = {
+      log: this.opts.log,
+      clock: this.opts.clock ?? systemClock,
+      facts: this.facts,
+    };
     this.subsystems = this.opts.subsystems(ctx, cfg);
     this.registerControl();
     await this.control.listen(cfg.control.socket, cfg.control.mode, cfg.control.group);
@@ -68,7 +76,12 @@ export class Daemon {
       this.opts.log.info({ subsystem: s.name, ms: Math.round(performance.now() - t0) }, 'subsystem started');
     }
     this.opts.log.info(
-      { version: VERSION, config: this.loaded.path, hash: this.loaded.hash.slice(0, 12), subsystems: this.subsystems.map((s) => s.name) },
+      {
+        version: VERSION,
+        config: this.loaded.path,
+        hash: this.loaded.hash.slice(0, 12),
+        subsystems: this.subsystems.map((s) => s.name),
+      },
       'lbagent running',
     );
     this.opts.onReady?.(this.summaryLine());
@@ -82,7 +95,8 @@ export class Daemon {
       try {
         next = await loadConfigFile(this.opts.configPath);
       } catch (err) {
-        const errors = err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
+        const errors =
+          err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
         this.reloads.failed++;
         const message = `config rejected, still running ${this.loaded.hash.slice(0, 12)}`;
         this.reloads.last = { at: new Date().toISOString(), ok: false, message };
@@ -113,9 +127,18 @@ export class Daemon {
         ? `config ${prev.hash.slice(0, 12)} -> ${next.hash.slice(0, 12)} applied`
         : `config ${next.hash.slice(0, 12)} partly applied: ${failures.join('; ')}`;
       this.reloads.last = { at: new Date().toISOString(), ok, message };
-      this.opts.log.info({ event: 'reload', ok, changed: true, from: prev.hash.slice(0, 12), to: next.hash.slice(0, 12) }, message);
+      this.opts.log.info(
+        { event: 'reload', ok, changed: true, from: prev.hash.slice(0, 12), to: next.hash.slice(0, 12) },
+        message,
+      );
       this.opts.onStatusLine?.(this.summaryLine());
-      return { ok, changed: true, hash: next.hash, message, errors: failures.map((f) => ({ path: '', message: f })) };
+      return {
+        ok,
+        changed: true,
+        hash: next.hash,
+        message,
+        errors: failures.map((f) => ({ path: '', message: f })),
+      };
     };
     const chained = (this.reloading ?? Promise.resolve()).then(run, run);
     this.reloading = chained;
@@ -126,7 +149,10 @@ export class Daemon {
     if (this.stopping) return;
     this.stopping = true;
     const removeState = this.loaded?.config.kernel.removeOnStop ?? false;
-    this.opts.log.info({ removeState }, removeState ? 'stopping, removing owned kernel state' : 'stopping, kernel state stays in place');
+    this.opts.log.info(
+      { removeState },
+      removeState ? 'stopping, removing owned kernel state' : 'stopping, kernel state stays in place',
+    );
     for (const s of [...this.subsystems].reverse()) {
       try {
         await s.stop({ removeState });
@@ -187,8 +213,9 @@ export class Daemon {
       return { level, from };
     });
     for (const s of this.subsystems) {
-      const handlers = (s as { controlHandlers?: () => Record<string, (p: Record<string, unknown>) => unknown> })
-        .controlHandlers?.();
+      const handlers = (
+        s as { controlHandlers?: () => Record<string, (p: Record<string, unknown>) => unknown> }
+      ).controlHandlers?.();
       for (const [method, fn] of Object.entries(handlers ?? {})) this.control.handle(method, fn);
     }
   }

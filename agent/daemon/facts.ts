@@ -24,7 +24,8 @@ export interface Fact {
 
 export const factKey = {
   backend: (service: string, address: string, port: number) => `backend:${service}/${address}:${port}`,
-  backendDrain: (service: string, address: string, port: number) => `backend-drain:${service}/${address}:${port}`,
+  backendDrain: (service: string, address: string, port: number) =>
+    `backend-drain:${service}/${address}:${port}`,
   nexthop: (prefix: string, table: number, via: string) => `nexthop:${prefix}@${table}/${via}`,
   check: (name: string) => `check:${name}`,
   service: (name: string) => `service:${name}`,

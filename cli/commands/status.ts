@@ -69,7 +69,9 @@ export function registerStatusCommands(program: Command, ctx: () => CliContext):
     .action(async (level?: string) => {
       const c = ctx();
       const r = (await c.call('log.level', level ? { level } : {})) as { level: string; from?: string };
-      c.out(c.json ? JSON.stringify(r) : r.from ? `log level ${r.from} -> ${r.level}` : `log level ${r.level}`);
+      c.out(
+        c.json ? JSON.stringify(r) : r.from ? `log level ${r.from} -> ${r.level}` : `log level ${r.level}`,
+      );
     });
 
   program
@@ -81,7 +83,9 @@ export function registerStatusCommands(program: Command, ctx: () => CliContext):
       if (c.json) c.out(JSON.stringify(f, null, 2));
       else
         for (const [k, v] of Object.entries(f).sort()) {
-          c.out(`${k}  ${v.up ? 'up' : 'down'}${v.weight !== undefined ? ` weight=${v.weight}` : ''}${v.reason ? ` (${v.reason})` : ''}`);
+          c.out(
+            `${k}  ${v.up ? 'up' : 'down'}${v.weight !== undefined ? ` weight=${v.weight}` : ''}${v.reason ? ` (${v.reason})` : ''}`,
+          );
         }
     });
 }

@@ -70,7 +70,11 @@ export function sh(argv: string[], opts: { input?: string; allowFail?: boolean }
 }
 
 /** Runs a command inside a namespace and returns stdout. */
-export function nsExec(ns: string, argv: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+export function nsExec(
+  ns: string,
+  argv: string[],
+  opts: { input?: string; allowFail?: boolean } = {},
+): string {
   return sh(['ip', 'netns', 'exec', ns, ...argv], opts);
 }
 
@@ -134,7 +138,11 @@ export function veth(a: Netns, aIf: string, b: Netns, bIf: string): void {
 }
 
 /** Stops a spawned child: SIGTERM to its group, then SIGKILL after graceMs. Resolves with its exit code. */
-export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<number | null> {
+export async function stopChild(
+  child: ChildProcess,
+  signal: NodeJS.Signals = 'SIGTERM',
+  graceMs = 5000,
+): Promise<number | null> {
   if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const done = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   try {
@@ -169,7 +177,9 @@ export async function waitFor<T>(
     if (Date.now() > deadline) break;
     await new Promise((r) => setTimeout(r, interval));
   }
-  throw new Error(`timed out after ${timeout}ms waiting for ${opts.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`);
+  throw new Error(
+    `timed out after ${timeout}ms waiting for ${opts.what ?? 'condition'}${last ? `: ${(last as Error).message}` : ''}`,
+  );
 }
 
 /** Collects a child's stdout+stderr for diagnostics. */

@@ -7,16 +7,31 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { type Netns, captureOutput, createNetns, destroyNetns, isRoot, stopChild, uniq, waitFor } from '../../lib/netns.js';
+import {
+  captureOutput,
+  createNetns,
+  destroyNetns,
+  isRoot,
+  type Netns,
+  stopChild,
+  uniq,
+  waitFor,
+} from '../../lib/netns.js';
 
 const run = promisify(execFile);
 const dist = join(import.meta.dirname, '..', '..', '..');
 const agentBin = join(dist, 'agent', 'main.js');
 const lbctlBin = join(dist, 'cli', 'lbctl.js');
 
-async function lbctl(ns: Netns, sock: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function lbctl(
+  ns: Netns,
+  sock: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, lbctlBin, '-s', sock, ...args], { timeout: 20_000 });
+    const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, lbctlBin, '-s', sock, ...args], {
+      timeout: 20_000,
+    });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -44,7 +59,10 @@ describe('daemon lifecycle in a namespace', { skip: !isRoot() && 'needs root' },
     const agent = ns.spawn([process.execPath, agentBin, 'run', '--config', cfgPath]);
     const out = captureOutput(agent);
     try {
-      await waitFor(() => existsSync(sock), { timeoutMs: 20_000, what: `control socket (agent output: ${out.text()})` });
+      await waitFor(() => existsSync(sock), {
+        timeoutMs: 20_000,
+        what: `control socket (agent output: ${out.text()})`,
+      });
       const st = await lbctl(ns, sock, 'status', '--json');
       assert.equal(st.code, 0, st.stderr);
       const status = JSON.parse(st.stdout);
@@ -63,10 +81,13 @@ describe('daemon lifecycle in a namespace', { skip: !isRoot() && 'needs root' },
       // Broken config + SIGHUP: the old config keeps running.
       writeFileSync(cfgPath, `${good}vips: [{address: 192.0.2.300}]\n`);
       process.kill(agent.pid!, 'SIGHUP'); // the ip-netns-exec wrapper execs node, so this is the agent
-      await waitFor(async () => {
-        const s = JSON.parse((await lbctl(ns, sock, 'status', '--json')).stdout);
-        return s.reloads.failed >= 1;
-      }, { what: 'failed reload to be recorded' });
+      await waitFor(
+        async () => {
+          const s = JSON.parse((await lbctl(ns, sock, 'status', '--json')).stdout);
+          return s.reloads.failed >= 1;
+        },
+        { what: 'failed reload to be recorded' },
+      );
       const after1 = JSON.parse((await lbctl(ns, sock, 'status', '--json')).stdout);
       assert.equal(after1.config.hash, goodHash, 'running config must stay the old one');
       assert.match(out.text(), /config rejected/);
@@ -98,16 +119,25 @@ describe('daemon lifecycle in a namespace', { skip: !isRoot() && 'needs root' },
 
   it('refuses to start with an invalid config and names the field', async () => {
     const cfgPath = join(dir, 'bad.yaml');
-    writeFileSync(cfgPath, 'vrrp: {instances: [{name: a, interface: eth0, vrid: 300, vips: [192.0.2.1/24]}]}\n');
+    writeFileSync(
+      cfgPath,
+      'vrrp: {instances: [{name: a, interface: eth0, vrid: 300, vips: [192.0.2.1/24]}]}\n',
+    );
     const r = await run(process.execPath, [agentBin, 'run', '--config', cfgPath]).catch((e) => e);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /vrrp\.instances\[0\]\.vrid: /);
   });
 
   it('check-config exits 0 for a valid file and 1 for an invalid one', async () => {
-    const good = await run(process.execPath, [agentBin, 'check-config', join(dist, '..', 'examples', 'vrrp-pair.yaml')]);
+    const good = await run(process.execPath, [
+      agentBin,
+      'check-config',
+      join(dist, '..', 'examples', 'vrrp-pair.yaml'),
+    ]);
     assert.match(good.stdout, /OK/);
-    const bad = await run(process.execPath, [agentBin, 'check-config', join(dir, 'bad.yaml')]).catch((e) => e);
+    const bad = await run(process.execPath, [agentBin, 'check-config', join(dir, 'bad.yaml')]).catch(
+      (e) => e,
+    );
     assert.equal(bad.code, 1);
   });
 });

@@ -1,6 +1,6 @@
 // Config validation: every bad config is rejected with the dotted path of the offending field.
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseDuration } from '../../../agent/config/duration.js';
@@ -23,7 +23,9 @@ function issuesOf(text: string) {
 function flow(base: Record<string, string>, extra: string): string {
   const fields = { ...base };
   for (const m of extra.matchAll(/,\s*(\w+): ((?:\{[^}]*\}|\[[^\]]*\]|[^,])+)/g)) fields[m[1]] = m[2].trim();
-  return `{${Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join(', ')}}`;
+  return `{${Object.entries(fields)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')}}`;
 }
 const svc = (extra: string, backends = '[{address: 10.0.0.1}]') =>
   `ipvs:\n  services:\n    - ${flow({ name: 'web', vip: '192.0.2.1', port: '80', backends }, extra)}\n`;
@@ -31,6 +33,7 @@ const vrrp = (extra: string) =>
   `vrrp:\n  instances:\n    - ${flow({ name: 'v1', interface: 'eth0', vrid: '1', vips: '[192.0.2.5/24]' }, extra)}\n`;
 
 // [description, yaml, expected path, message pattern]
+// biome-ignore format: one case per line reads best
 const bad: [string, string, string, RegExp][] = [
   ['unknown top-level key', 'vipz: []', 'vipz', /unknown key/],
   ['unknown nested key (typo)', 'vips: [{adress: 192.0.2.1}]', 'vips[0].adress', /unknown key/],
@@ -144,7 +147,10 @@ describe('config defaults and normalisation', () => {
     const cfg = parseConfig(`vips: [{address: "2001:db8::1"}]\n${vrrp('')}`);
     assert.equal(cfg.vips[0].interface, 'lo');
     const v = cfg.vrrp.instances[0];
-    assert.deepEqual([v.version, v.advertInterval, v.preempt, v.priority, v.garp.count], [2, 1000, true, 100, 5]);
+    assert.deepEqual(
+      [v.version, v.advertInterval, v.preempt, v.priority, v.garp.count],
+      [2, 1000, true, 100, 5],
+    );
   });
 
   it('parses durations', () => {
@@ -161,7 +167,12 @@ describe('examples and JSON Schema', () => {
   const dir = join(repoRoot, 'examples');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   it('ships the four example configs', () => {
-    for (const f of ['anycast-lb-host.yaml', 'ipvs-maglev-director.yaml', 'vrrp-pair.yaml', 'ecmp-router.yaml']) {
+    for (const f of [
+      'anycast-lb-host.yaml',
+      'ipvs-maglev-director.yaml',
+      'vrrp-pair.yaml',
+      'ecmp-router.yaml',
+    ]) {
       assert.ok(files.includes(f), `examples/${f} missing`);
     }
   });
