@@ -10,7 +10,13 @@ import { VERSION } from '../version.js';
 import { Facts } from './facts.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
-export type SubsystemFactory = (ctx: SubsystemContext, cfg: Config) => Subsystem[];
+/** What subsystems may ask of the daemon itself (metrics read the aggregated status). */
+export interface DaemonView {
+  status(): Record<string, unknown>;
+  subsystem<T extends Subsystem>(name: string): T | undefined;
+}
+
+export type SubsystemFactory = (ctx: SubsystemContext, cfg: Config, daemon: DaemonView) => Subsystem[];
 
 export interface DaemonOptions {
   configPath: string;
@@ -31,7 +37,7 @@ export interface ReloadOutcome {
   message: string;
 }
 
-export class Daemon {
+export class Daemon implements DaemonView {
   readonly facts = new Facts();
   readonly control: ControlServer;
   private loaded!: LoadedConfig;
@@ -67,7 +73,7 @@ export class Daemon {
       clock: this.opts.clock ?? systemClock,
       facts: this.facts,
     };
-    this.subsystems = this.opts.subsystems(ctx, cfg);
+    this.subsystems = this.opts.subsystems(ctx, cfg, this);
     this.registerControl();
     await this.control.listen(cfg.control.socket, cfg.control.mode, cfg.control.group);
     for (const s of this.subsystems) {

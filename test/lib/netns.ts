@@ -107,7 +107,8 @@ export class Netns {
 /** Creates namespaces (lo up in each). Call destroyNetns in a finally/after hook. */
 export function createNetns(...names: string[]): Netns[] {
   return names.map((base) => {
-    const name = base.startsWith('lbt-') ? base : `lbt-${base}`;
+    // Tests use lbt-*, the demo lab lbdemo-*: nothing else is ever created or deleted.
+    const name = base.startsWith('lbt-') || base.startsWith('lbdemo-') ? base : `lbt-${base}`;
     if (name.length > 40) throw new Error(`namespace name too long: ${name}`);
     sh(['ip', 'netns', 'add', name]);
     created.add(name);

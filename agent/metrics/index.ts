@@ -1,0 +1,197 @@
+// The metrics subsystem: a prom-client registry served on metrics.listen. Gauges are filled at
+// scrape time from the daemon's status (collect callbacks), counters from events as they happen.
+import type { Server } from 'node:http';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
+import { VERSION } from '../version.js';
+import { startMetricsServer } from './server.js';
+
+export type StatusSource = () => Record<string, unknown>;
+export type MetricsCollector = (m: AgentMetrics, status: Record<string, unknown>) => void;
+
+/** Every metric the agent exports, namespace lbagent_. */
+export class AgentMetrics {
+  readonly registry = new Registry();
+  private g = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
+    new Gauge({ name: `lbagent_${name}`, help, labelNames, registers: [this.registry] });
+  private c = <T extends string>(name: string, help: string, labelNames: T[] = []) =>
+    new Counter({ name: `lbagent_${name}`, help, labelNames, registers: [this.registry] });
+
+  readonly buildInfo = this.g('build_info', 'lbagent version (always 1)', ['version', 'node']);
+  readonly configReloads = this.g('config_reloads', 'config reloads by outcome since start', ['result']);
+  readonly configLastReloadOk = this.g('config_last_reload_successful', '1 if the last reload was applied');
+  readonly fact = this.g('fact_up', 'facts subsystems publish (health, drain, VRRP role): 1 up, 0 down', [
+    'kind',
+    'id',
+  ]);
+  readonly drained = this.g('drained', '1 while the host is drained (disable file present)');
+  // kernel
+  readonly kernelObjects = this.g('kernel_objects', 'kernel objects the agent wants / has', [
+    'kind',
+    'state',
+  ]);
+  readonly reconcileDuration = new Histogram({
+    name: 'lbagent_reconcile_duration_seconds',
+    help: 'time to reconcile one subsystem with the kernel',
+    labelNames: ['subsystem'],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+  readonly reconcileErrors = this.g('reconcile_errors', 'reconcile errors since start', ['subsystem']);
+  readonly netlinkErrors = this.g('netlink_errors', 'netlink errors since start by errno name', [
+    'subsystem',
+    'kind',
+  ]);
+  readonly kernelWrites = this.g('kernel_write_ops', 'netlink write operations sent since start', [
+    'subsystem',
+  ]);
+  // ipvs
+  readonly ipvsAvailable = this.g('ipvs_available', '1 if the kernel has IPVS');
+  readonly ipvsServices = this.g('ipvs_services', 'IPVS virtual services owned by the agent');
+  readonly ipvsDestWeight = this.g('ipvs_destination_weight', 'IPVS destination weight in the kernel', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestActive = this.g('ipvs_destination_active_connections', 'active connections', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestInactive = this.g('ipvs_destination_inactive_connections', 'inactive connections', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestConns = this.g(
+    'ipvs_destination_connections_total',
+    'connections scheduled (kernel counter)',
+    ['service', 'destination'],
+  );
+  readonly ipvsDestInBytes = this.g('ipvs_destination_in_bytes_total', 'bytes in (kernel counter)', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestOutBytes = this.g('ipvs_destination_out_bytes_total', 'bytes out (kernel counter)', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestInPackets = this.g('ipvs_destination_in_packets_total', 'packets in (kernel counter)', [
+    'service',
+    'destination',
+  ]);
+  readonly ipvsDestOutPackets = this.g('ipvs_destination_out_packets_total', 'packets out (kernel counter)', [
+    'service',
+    'destination',
+  ]);
+  // health
+  readonly checkUp = this.g('check_up', 'health check state: 1 up, 0 down', ['check', 'kind']);
+  readonly checkDuration = this.g('check_last_duration_seconds', 'latency of the last check', [
+    'check',
+    'kind',
+  ]);
+  readonly checkTransitions = this.g('check_transitions', 'state transitions since start', ['check', 'kind']);
+  // vrrp
+  readonly vrrpState = this.g('vrrp_state', 'VRRP state: 1 for the current state', ['instance', 'state']);
+  readonly vrrpPriority = this.g('vrrp_effective_priority', 'effective VRRP priority', ['instance']);
+  readonly vrrpAdvertsSent = this.g('vrrp_adverts_sent', 'adverts sent', ['instance']);
+  readonly vrrpAdvertsReceived = this.g('vrrp_adverts_received', 'adverts received', ['instance']);
+  readonly vrrpDrops = this.g('vrrp_drops', 'received packets dropped, by keepalived stat name', [
+    'instance',
+    'reason',
+  ]);
+  readonly vrrpTransitions = this.g('vrrp_transitions', 'state transitions since start', ['instance']);
+  // bgp
+  readonly bgpAnnounced = this.g('bgp_prefix_announced', '1 if the prefix is announced (0 withdrawn)', [
+    'prefix',
+  ]);
+  readonly bgpState = this.g('bgp_prefix_state', 'announcement state: 1 for the current state', [
+    'prefix',
+    'state',
+  ]);
+  readonly bgpAcks = this.g('bgp_acks', 'ExaBGP acks by result', ['result']);
+  readonly bgpBridgeConnected = this.g('bgp_bridge_connected', '1 while the ExaBGP bridge is connected');
+  // reload counter driven by events
+  readonly reloadEvents = this.c('config_reload_events_total', 'reload attempts', ['result']);
+}
+
+export class MetricsSubsystem implements Subsystem {
+  readonly name = 'metrics';
+  readonly metrics = new AgentMetrics();
+  private server?: Server;
+  private listen?: string;
+
+  constructor(
+    private ctx: SubsystemContext,
+    private statusSource: StatusSource,
+    private collectors: MetricsCollector[],
+  ) {
+    collectDefaultMetrics({ register: this.metrics.registry, prefix: 'lbagent_process_' });
+  }
+
+  /** Refreshes every gauge from the current status; runs right before each scrape. */
+  collect(): void {
+    const st = this.statusSource();
+    const m = this.metrics;
+    m.buildInfo.reset();
+    m.buildInfo.set({ version: VERSION, node: String(st.node ?? '') }, 1);
+    const reloads = st.reloads as { ok: number; failed: number; last?: { ok: boolean } } | undefined;
+    if (reloads) {
+      m.configReloads.set({ result: 'ok' }, reloads.ok);
+      m.configReloads.set({ result: 'failed' }, reloads.failed);
+      m.configLastReloadOk.set(reloads.last ? (reloads.last.ok ? 1 : 0) : 1);
+    }
+    m.fact.reset();
+    for (const [key, f] of Object.entries((st.facts ?? {}) as Record<string, { up: boolean }>)) {
+      const i = key.indexOf(':');
+      m.fact.set({ kind: i < 0 ? key : key.slice(0, i), id: i < 0 ? '' : key.slice(i + 1) }, f.up ? 1 : 0);
+    }
+    const drain = (st.facts as Record<string, { up: boolean }> | undefined)?.drain;
+    m.drained.set(drain && !drain.up ? 1 : 0);
+    for (const c of this.collectors) {
+      try {
+        c(m, st);
+      } catch (err) {
+        this.ctx.log.debug({ err }, 'metrics collector failed');
+      }
+    }
+  }
+
+  async start(cfg: Config): Promise<void> {
+    await this.apply(cfg);
+  }
+
+  async reload(cfg: Config): Promise<void> {
+    await this.apply(cfg);
+  }
+
+  private async apply(cfg: Config): Promise<void> {
+    const want = cfg.metrics.enabled ? cfg.metrics.listen : undefined;
+    if (want === this.listen) return;
+    await this.close();
+    if (want) {
+      try {
+        this.server = await startMetricsServer(this.metrics.registry, want, this.ctx.log, () =>
+          this.collect(),
+        );
+        this.listen = want;
+      } catch (err) {
+        // Metrics are not worth failing the agent for: say so and keep balancing.
+        this.ctx.log.error({ err, listen: want }, 'metrics endpoint could not listen');
+      }
+    }
+  }
+
+  private async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    this.listen = undefined;
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  }
+
+  async stop(): Promise<void> {
+    await this.close();
+  }
+
+  status(): unknown {
+    return { listen: this.listen ?? null, summary: this.listen ? `on ${this.listen}` : 'off' };
+  }
+}
