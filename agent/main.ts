@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
+import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';
 import { runDaemon } from './daemon/run.js';
 import { VERSION } from './version.js';
@@ -48,6 +49,13 @@ program
   .description('print the JSON Schema of the config file')
   .action(() => {
     console.log(JSON.stringify(configJsonSchema(), null, 2));
+  });
+
+program
+  .command('config-reference')
+  .description('print the config reference (Markdown) generated from the schema')
+  .action(() => {
+    process.stdout.write(configReference());
   });
 
 await program.parseAsync(process.argv);

@@ -64,14 +64,14 @@ const checkTiming = {
   timeout: duration.prefault('1s'),
   rise: z.number().int().min(1).max(100).default(2),
   fall: z.number().int().min(1).max(100).default(3),
-  /** Interval used while a check is rising or falling (between first change and rise/fall). */
-  fastInterval: duration.optional(),
-  /** State before the first rise/fall completes. */
-  initial: z.enum(['down', 'up']).default('down'),
-  /** Check another address/port than the backend's (e.g. a health port). */
-  address: ipAddress.optional(),
+  fastInterval: duration
+    .optional()
+    .describe('Interval used while a check is rising or falling (between first change and rise/fall).'),
+  initial: z.enum(['down', 'up']).default('down').describe('State before the first rise/fall completes.'),
+  address: ipAddress
+    .optional()
+    .describe("Check another address/port than the backend's (e.g. a health port)."),
   port: port.optional(),
-  /** Flap damping on top of rise/fall (BGP-style penalty with half-life). */
   damping: z
     .strictObject({
       halfLife: duration.prefault('30s'),
@@ -80,7 +80,8 @@ const checkTiming = {
       reuse: z.number().int().min(1).default(750),
       max: z.number().int().min(1).default(8000),
     })
-    .optional(),
+    .optional()
+    .describe('Flap damping on top of rise/fall (BGP-style penalty with half-life).'),
 };
 
 const statusRange = z.union([
@@ -115,8 +116,12 @@ export const execCheck = z.strictObject({
   type: z.literal('exec'),
   ...checkTiming,
   command: argv,
-  /** keepalived misc_dynamic: weight from the exit code (2..255 → code-2) or the first stdout line. */
-  dynamicWeight: z.enum(['none', 'exit-code', 'stdout']).default('none'),
+  dynamicWeight: z
+    .enum(['none', 'exit-code', 'stdout'])
+    .default('none')
+    .describe(
+      'keepalived misc_dynamic: weight from the exit code (2..255 → code-2) or the first stdout line.',
+    ),
   env: z.record(z.string(), z.string()).optional(),
   user: z.string().optional(),
 });
@@ -148,8 +153,11 @@ export const hostCheck = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('load'),
     ...hostTiming,
-    /** Maximum 1-minute load average divided by the number of CPUs. */
-    maxPerCpu: z.number().min(0).default(4),
+    maxPerCpu: z
+      .number()
+      .min(0)
+      .default(4)
+      .describe('Maximum 1-minute load average divided by the number of CPUs.'),
   }),
   z.strictObject({ type: z.literal('check'), name: name.describe('a check from `checks:`') }),
   z.strictObject({ type: z.literal('file'), ...hostTiming, path: z.string().startsWith('/') }),
@@ -160,10 +168,16 @@ export const hostCheck = z.discriminatedUnion('type', [
 export const vip = z.strictObject({
   address: ifAddress.describe('VIP, host prefix by default (/32, /128)'),
   interface: ifName.default('lo'),
-  /** For DSR: set arp_ignore=1/arp_announce=2 on these interfaces so they never answer for the VIP. */
-  arpTune: z.array(ifName).optional(),
-  /** Withdraw the VIP from the interface when its BGP announcement is withdrawn. */
-  followAnnouncement: z.boolean().default(false),
+  arpTune: z
+    .array(ifName)
+    .optional()
+    .describe(
+      'For DSR: set arp_ignore=1/arp_announce=2 on these interfaces so they never answer for the VIP.',
+    ),
+  followAnnouncement: z
+    .boolean()
+    .default(false)
+    .describe('Withdraw the VIP from the interface when its BGP announcement is withdrawn.'),
 });
 
 export const nexthop = z.strictObject({
@@ -178,14 +192,14 @@ export const route = z.strictObject({
   nexthops: z.array(nexthop).min(1),
   table: z.number().int().min(1).max(0xfffffffe).default(254),
   metric: z.number().int().min(0).optional(),
-  /** Resilient nexthop group (kernel 5.13+): buckets do not move when a nexthop leaves. */
   resilient: z
     .strictObject({
       buckets: z.number().int().min(1).max(65535).default(128),
       idleTimer: duration.prefault('120s'),
       unbalancedTimer: duration.prefault('0s'),
     })
-    .optional(),
+    .optional()
+    .describe('Resilient nexthop group (kernel 5.13+): buckets do not move when a nexthop leaves.'),
 });
 
 // ---------- IPVS ----------
@@ -221,10 +235,11 @@ export const ipvsService = z.strictObject({
   scheduler: z
     .enum(['mh', 'rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'twos'])
     .default('mh'),
-  /** mh: hash the source port too (IP_VS_SVC_F_SCHED2). */
-  mhPort: z.boolean().default(false),
-  /** mh: pick another destination when the hashed one is unavailable (IP_VS_SVC_F_SCHED1). */
-  mhFallback: z.boolean().default(false),
+  mhPort: z.boolean().default(false).describe('mh: hash the source port too (IP_VS_SVC_F_SCHED2).'),
+  mhFallback: z
+    .boolean()
+    .default(false)
+    .describe('mh: pick another destination when the hashed one is unavailable (IP_VS_SVC_F_SCHED1).'),
   persistence: z
     .strictObject({
       timeout: duration.prefault('300s'),
@@ -235,12 +250,21 @@ export const ipvsService = z.strictObject({
   onePacket: z.boolean().default(false),
   forwarding: forwarding.default('dr'),
   tunnel: tunnel.optional(),
-  /** What an unhealthy or drained backend becomes: weight 0 keeps connections (keepalived inhibit). */
-  onDown: z.enum(['weight0', 'remove']).default('weight0'),
-  /** Ramp a backend's weight from 0 to its configured weight over this time after it comes back. */
-  slowStart: duration.prefault('0s'),
-  /** Service is up while at least this many backends are healthy (hysteresis: +1 to come back). */
-  quorum: z.number().int().min(0).default(1),
+  onDown: z
+    .enum(['weight0', 'remove'])
+    .default('weight0')
+    .describe(
+      'What an unhealthy or drained backend becomes: weight 0 keeps connections (keepalived inhibit).',
+    ),
+  slowStart: duration
+    .prefault('0s')
+    .describe("Ramp a backend's weight from 0 to its configured weight over this time after it comes back."),
+  quorum: z
+    .number()
+    .int()
+    .min(0)
+    .default(1)
+    .describe('Service is up while at least this many backends are healthy (hysteresis: +1 to come back).'),
   check: checkRef.optional().describe('default check for backends without their own'),
   backends: z.array(backend).default([]),
 });
@@ -271,8 +295,10 @@ export const vrrpInstance = z.strictObject({
     })
     .prefault({}),
   useVmac: z.boolean().default(false),
-  /** keepalived v3_checksum_as_v2: v3 IPv4 checksum without the pseudo-header. */
-  checksumAsV2: z.boolean().default(false),
+  checksumAsV2: z
+    .boolean()
+    .default(false)
+    .describe('keepalived v3_checksum_as_v2: v3 IPv4 checksum without the pseudo-header.'),
   track: z
     .strictObject({
       files: z
@@ -322,10 +348,14 @@ const bgpAttributes = z.strictObject({
 export const announcement = z.strictObject({
   prefix,
   nextHop: z.union([z.literal('self'), ipAddress]).default('self'),
-  /** Services (IPVS names or health-checked endpoints) whose quorum makes this prefix "up". */
-  services: z.array(name).default([]),
-  /** Checks (by name) that must be up for this prefix (ExaBGP healthcheck style). */
-  checks: z.array(name).default([]),
+  services: z
+    .array(name)
+    .default([])
+    .describe('Services (IPVS names or health-checked endpoints) whose quorum makes this prefix "up".'),
+  checks: z
+    .array(name)
+    .default([])
+    .describe('Checks (by name) that must be up for this prefix (ExaBGP healthcheck style).'),
   med: z
     .strictObject({
       up: z.number().int().min(0).default(100),
@@ -345,7 +375,6 @@ export const announcement = z.strictObject({
 
 export const bgp = z.strictObject({
   announcements: z.array(announcement).default([]),
-  /** MED grows with load, with hysteresis; withdraw above the overload threshold. */
   dynamicMed: z
     .strictObject({
       metric: z.enum(['cpu', 'connections']).default('cpu'),
@@ -354,9 +383,13 @@ export const bgp = z.strictObject({
       overload: z.number().min(0).optional(),
       interval: duration.prefault('5s'),
     })
-    .optional(),
-  /** When the agent stops: keep announcing for this long (ExaBGP keeps the session), then withdraw. */
-  stopGrace: duration.prefault('0s'),
+    .optional()
+    .describe('MED grows with load, with hysteresis; withdraw above the overload threshold.'),
+  stopGrace: duration
+    .prefault('0s')
+    .describe(
+      'When the agent stops: keep announcing for this long (ExaBGP keeps the session), then withdraw.',
+    ),
 });
 
 // ---------- top level ----------
@@ -371,51 +404,103 @@ export const maintenance = z.strictObject({
 export const configSchema = z.strictObject({
   node: z
     .strictObject({
-      name: z.string().min(1).optional().describe('defaults to the hostname'),
-      routerId: ipv4Address.optional(),
+      name: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('name shown in status, logs and metrics; defaults to the hostname'),
+      routerId: ipv4Address.optional().describe('BGP router id hint for ExaBGP configs'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Identity of this LB host.'),
   log: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
-    .prefault({}),
+    .strictObject({
+      level: z
+        .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+        .default('info')
+        .describe('also changeable at runtime: lbctl log-level LEVEL'),
+    })
+    .prefault({})
+    .describe('Structured JSON logs (pino) to stdout; journald keeps them.'),
   control: z
     .strictObject({
-      socket: z.string().startsWith('/').default('/run/lbagent/lbagent.sock'),
+      socket: z
+        .string()
+        .startsWith('/')
+        .default('/run/lbagent/lbagent.sock')
+        .describe('unix socket lbctl talks to'),
       mode: z
         .string()
         .regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0660"')
-        .default('0660'),
-      group: z.string().optional(),
+        .default('0660')
+        .describe('socket file mode'),
+      group: z.string().optional().describe('group owning the socket (members may run lbctl)'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('The control socket used by lbctl.'),
   metrics: z
-    .strictObject({ enabled: z.boolean().default(true), listen: z.string().default('127.0.0.1:9475') })
-    .prefault({}),
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: z
+        .string()
+        .default('127.0.0.1:9475')
+        .describe('HOST:PORT of the Prometheus endpoint (/metrics)'),
+    })
+    .prefault({})
+    .describe('Prometheus metrics, namespace lbagent_.'),
   kernel: z
     .strictObject({
-      routeProtocol: z.number().int().min(5).max(255).default(199),
-      resyncInterval: duration.prefault('30s'),
-      removeOnStop: z.boolean().default(false),
+      routeProtocol: z
+        .number()
+        .int()
+        .min(5)
+        .max(255)
+        .default(199)
+        .describe('route/nexthop/address protocol id that marks what the agent owns'),
+      resyncInterval: duration
+        .prefault('30s')
+        .describe('full resync with the kernel as a fallback to netlink events'),
+      removeOnStop: z
+        .boolean()
+        .default(false)
+        .describe('remove owned kernel state on stop (default: keep, hitless restart)'),
     })
-    .prefault({}),
-  checks: z.record(name, check).prefault({}),
-  host: z.strictObject({ checks: z.array(hostCheck).default([]) }).prefault({}),
-  vips: z.array(vip).default([]),
-  routes: z.array(route).default([]),
+    .prefault({})
+    .describe('How the agent owns and reconciles kernel state.'),
+  checks: z
+    .record(name, check)
+    .prefault({})
+    .describe('Named health checks, referenced by name from backends, nexthops, BGP and VRRP.'),
+  host: z
+    .strictObject({ checks: z.array(hostCheck).default([]) })
+    .prefault({})
+    .describe(
+      'Local checks of the whole LB host (disk, memory, load, files, named checks); they gate announcements.',
+    ),
+  vips: z.array(vip).default([]).describe('Addresses the agent keeps on an interface (loopback by default).'),
+  routes: z.array(route).default([]).describe('Multipath routes, optionally as resilient nexthop groups.'),
   ipvs: z
     .strictObject({
       services: z.array(ipvsService).default([]),
-      loadModules: z.boolean().default(true),
+      loadModules: z
+        .boolean()
+        .default(true)
+        .describe('modprobe ip_vs and the scheduler modules when missing'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('IPVS virtual services and their backends (programmed over generic netlink).'),
   vrrp: z
     .strictObject({
       instances: z.array(vrrpInstance).default([]),
-      syncGroups: z.array(z.strictObject({ name, instances: z.array(name).min(2) })).default([]),
+      syncGroups: z
+        .array(z.strictObject({ name, instances: z.array(name).min(2) }))
+        .default([])
+        .describe('instances that are all master or none'),
     })
-    .prefault({}),
-  bgp: bgp.prefault({}),
-  maintenance: maintenance.prefault({}),
+    .prefault({})
+    .describe('VRRP v2/v3 instances, interoperable with keepalived.'),
+  bgp: bgp.prefault({}).describe('What to announce through ExaBGP, per state (up, down, disabled).'),
+  maintenance: maintenance.prefault({}).describe('Maintenance drain: the disable file and the ready file.'),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

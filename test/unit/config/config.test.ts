@@ -186,3 +186,10 @@ describe('examples and JSON Schema', () => {
     assert.deepEqual(committed, configJsonSchema());
   });
 });
+
+describe('generated config reference', () => {
+  it('docs/config-reference.md is up to date (regenerate: lbagent config-reference > docs/config-reference.md)', async () => {
+    const { configReference } = await import('../../../agent/config/reference.js');
+    assert.equal(readFileSync(join(repoRoot, 'docs', 'config-reference.md'), 'utf8'), configReference());
+  });
+});
