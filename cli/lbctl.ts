@@ -4,6 +4,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../agent/version.js';
 import { AgentError, AgentUnreachable, callAgent } from './client.js';
+import { registerCompletionCommand } from './commands/completion.js';
 import { registerStatusCommands } from './commands/status.js';
 import type { CliContext } from './context.js';
 import { registerExtensions } from './extensions.js';
@@ -32,6 +33,7 @@ const ctx = (): CliContext => {
 
 registerStatusCommands(program, ctx);
 registerExtensions(program, ctx);
+registerCompletionCommand(program);
 // --json is accepted after the verb too (lbctl status --json).
 for (const cmd of program.commands) {
   if (!cmd.options.some((o) => o.long === '--json')) cmd.option('--json', 'machine-readable output');
