@@ -2,6 +2,7 @@
 // lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
 import { Command, Option } from 'commander';
 import { configJsonSchema } from './config/json-schema.js';
+import { runExabgpBridge } from './bgp/bridge.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';
@@ -49,6 +50,16 @@ program
   .description('print the JSON Schema of the config file')
   .action(() => {
     console.log(JSON.stringify(configJsonSchema(), null, 2));
+  });
+
+program
+  .command('exabgp-bridge')
+  .description('the process ExaBGP runs: relays announcements from the agent (see docs/bgp.md)')
+  .option('--socket <path>', 'the agent bridge socket', '/run/lbagent/exabgp.sock')
+  .option('--grace-ms <ms>', 'keep routes this long when the agent is gone before withdrawing', '0')
+  .action(async (o: { socket: string; graceMs: string }) => {
+    // stdout is ExaBGP's command channel: nothing else may be written there.
+    process.exitCode = await runExabgpBridge({ socket: o.socket, graceMs: Number(o.graceMs) });
   });
 
 program

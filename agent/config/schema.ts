@@ -386,9 +386,9 @@ export const bgp = z.strictObject({
     .optional()
     .describe('MED grows with load, with hysteresis; withdraw above the overload threshold.'),
   stopGrace: duration
-    .prefault('0s')
+    .prefault('10s')
     .describe(
-      'When the agent stops: keep announcing for this long (ExaBGP keeps the session), then withdraw.',
+      'when the agent stops or dies, the ExaBGP bridge keeps announcing this long (a restart is hitless), then withdraws; 0s withdraws at once',
     ),
 });
 

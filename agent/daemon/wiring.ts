@@ -1,11 +1,18 @@
 // Which subsystems the daemon runs, in start order (stop runs in reverse). Producers of facts
-// start first so consumers see a full picture on their first reconcile.
+// (drain, health) start first so consumers (kernel, ipvs, vrrp, bgp) see a full picture on their
+// first reconcile.
+import { collectBgpMetrics } from '../bgp/metrics.js';
+import { BgpSubsystem } from '../bgp/index.js';
 import type { Config } from '../config/schema.js';
+import { DrainSubsystem } from '../drain/index.js';
 import { MetricsSubsystem } from '../metrics/index.js';
 import type { DaemonView } from './daemon.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
 export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: DaemonView): Subsystem[] {
-  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), []);
-  return [metrics];
+  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [collectBgpMetrics]);
+  const drain = new DrainSubsystem(ctx);
+  const bgp = new BgpSubsystem(ctx);
+  drain.setSources({ bgp: () => bgp.drainView() });
+  return [metrics, drain, bgp];
 }

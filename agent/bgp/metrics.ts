@@ -1,0 +1,25 @@
+// Metrics collector for the BGP gauges the metrics subsystem defines (agent/metrics/index.ts):
+// the daemon passes it to MetricsSubsystem; it reads the bgp status at scrape time.
+import type { AgentMetrics } from '../metrics/index.js';
+
+interface BgpStatusView {
+  bridges?: unknown[];
+  announcements?: { prefix: string; state: string; announced: boolean }[];
+  counters?: { acksDone: number; acksError: number };
+}
+
+const STATES = ['up', 'down', 'disabled', 'not-ready'];
+
+export function collectBgpMetrics(m: AgentMetrics, status: Record<string, unknown>): void {
+  const st = (status.subsystems as Record<string, unknown> | undefined)?.bgp as BgpStatusView | undefined;
+  if (!st) return;
+  m.bgpAnnounced.reset();
+  m.bgpState.reset();
+  for (const a of st.announcements ?? []) {
+    m.bgpAnnounced.set({ prefix: a.prefix }, a.announced ? 1 : 0);
+    for (const s of STATES) m.bgpState.set({ prefix: a.prefix, state: s }, a.state === s ? 1 : 0);
+  }
+  m.bgpAcks.set({ result: 'done' }, st.counters?.acksDone ?? 0);
+  m.bgpAcks.set({ result: 'error' }, st.counters?.acksError ?? 0);
+  m.bgpBridgeConnected.set((st.bridges?.length ?? 0) > 0 ? 1 : 0);
+}

@@ -1,0 +1,96 @@
+// Drain progress as a pure function of what the subsystems report, so `lbctl drain --wait`
+// and tests see the same stages: announcements acked, VRRP mastership moved, IPVS active
+// connections gone. A stage with nothing to do (no announcements, no VRRP) is done.
+export interface VrrpInstanceView {
+  name: string;
+  /** This host is master of the instance now. */
+  master: boolean;
+  /**
+   * Routers known to be able to take over (seen advertising, or backups that reported in);
+   * undefined when the VRRP subsystem cannot tell.
+   */
+  eligiblePeers?: number;
+}
+
+export interface DrainInputs {
+  drained: boolean;
+  bgp?: { total: number; settled: number; pending: string[] };
+  vrrp?: VrrpInstanceView[];
+  /** IPVS active connections on this host; undefined when there is no IPVS subsystem. */
+  activeConnections?: number;
+  /** Active connections when the drain began (for the countdown). */
+  connectionsAtStart?: number;
+}
+
+export interface DrainStage {
+  name: 'announcements' | 'vrrp' | 'connections';
+  done: boolean;
+  detail: string;
+}
+
+export interface DrainProgress {
+  drained: boolean;
+  done: boolean;
+  stages: DrainStage[];
+  /** What is still left, one line each (empty when done). */
+  left: string[];
+}
+
+export function drainProgress(i: DrainInputs): DrainProgress {
+  const stages: DrainStage[] = [];
+  const b = i.bgp ?? { total: 0, settled: 0, pending: [] };
+  stages.push({
+    name: 'announcements',
+    done: b.settled >= b.total,
+    detail: b.total === 0 ? 'none configured' : `${b.settled}/${b.total} acked`,
+  });
+  const v = i.vrrp ?? [];
+  const masters = v.filter((x) => x.master);
+  stages.push({
+    name: 'vrrp',
+    done: masters.length === 0,
+    detail:
+      v.length === 0
+        ? 'none configured'
+        : masters.length
+          ? `still master of ${masters.map((m) => m.name).join(', ')}`
+          : 'mastership moved',
+  });
+  const c = i.activeConnections;
+  stages.push({
+    name: 'connections',
+    done: c === undefined || c === 0,
+    detail:
+      c === undefined
+        ? 'no IPVS'
+        : i.connectionsAtStart !== undefined
+          ? `${c} active (from ${i.connectionsAtStart})`
+          : `${c} active`,
+  });
+  const left: string[] = [];
+  if (!i.drained) left.push('host is not drained (disable file absent)');
+  for (const s of stages) if (!s.done) left.push(`${s.name}: ${s.detail}`);
+  if (!stages[0].done) left.push(...b.pending.map((p) => `  ${p}`));
+  return { drained: i.drained, done: i.drained && stages.every((s) => s.done), stages, left };
+}
+
+/**
+ * A drain needs --force when it would leave a VRRP group without an eligible master: this host
+ * is master of an instance and the VRRP subsystem knows of no other router that could take over
+ * (eligiblePeers === 0). Unknown (undefined) does not block; it is reported as a warning.
+ */
+export function forceNeeded(vrrp: VrrpInstanceView[]): {
+  needed: boolean;
+  instances: string[];
+  unknown: string[];
+} {
+  const instances = vrrp.filter((x) => x.master && x.eligiblePeers === 0).map((x) => x.name);
+  const unknown = vrrp.filter((x) => x.master && x.eligiblePeers === undefined).map((x) => x.name);
+  return { needed: instances.length > 0, instances, unknown };
+}
+
+/** One progress line for a terminal / log. */
+export function formatProgress(p: DrainProgress, elapsedMs: number): string {
+  const st = p.stages.map((s) => `${s.name} ${s.done ? 'ok' : '..'} (${s.detail})`).join(' | ');
+  return `[${(elapsedMs / 1000).toFixed(1)}s] ${p.done ? 'drained' : 'draining'}: ${st}`;
+}
