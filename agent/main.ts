@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
 import { Command, Option } from 'commander';
-import { configJsonSchema } from './config/json-schema.js';
 import { runExabgpBridge } from './bgp/bridge.js';
+import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
 import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';

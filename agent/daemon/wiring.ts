@@ -1,8 +1,9 @@
 // Which subsystems the daemon runs, in start order (stop runs in reverse). Producers of facts
 // (drain, health) start first so consumers (kernel, ipvs, vrrp, bgp) see a full picture on their
 // first reconcile.
-import { collectBgpMetrics } from '../bgp/metrics.js';
+
 import { BgpSubsystem } from '../bgp/index.js';
+import { collectBgpMetrics } from '../bgp/metrics.js';
 import type { Config } from '../config/schema.js';
 import { DrainSubsystem } from '../drain/index.js';
 import { MetricsSubsystem } from '../metrics/index.js';
