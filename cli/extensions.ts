@@ -2,9 +2,14 @@
 import type { Command } from 'commander';
 import { registerBgpCommands } from './commands/bgp.js';
 import { registerDrainCommands } from './commands/drain.js';
+import { renderKernelStatus } from './commands/kernel.js';
+import { registerPlanCommand } from './commands/plan.js';
+import { subsystemRenderers } from './commands/status.js';
 import type { CliContext } from './context.js';
 
 export function registerExtensions(program: Command, ctx: () => CliContext): void {
   registerDrainCommands(program, ctx);
   registerBgpCommands(program, ctx);
+  registerPlanCommand(program, ctx);
+  subsystemRenderers.set('kernel', renderKernelStatus);
 }

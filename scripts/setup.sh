@@ -12,7 +12,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # Peers and tools: keepalived/ExaBGP/BIRD are real protocol peers in tests; tcpdump captures;
 # ipvsadm reads IPVS back; QEMU + Debian's kernel run the IPVS tests (this kernel may lack IPVS).
 PKGS=(iproute2 procps psmisc kmod iputils-ping iputils-arping curl tcpdump keepalived exabgp bird2 ipvsadm haproxy
-      qemu-system-x86 linux-image-amd64 busybox-static systemd nodejs npm)
+      qemu-system-x86 linux-image-amd64 busybox-static systemd systemd-container ansible nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do
   # nodejs/npm only when no usable node is on PATH (the project needs Node 20+).

@@ -26,7 +26,8 @@ export interface DaemonOptions {
   subsystems: SubsystemFactory;
   /** Called after the first successful reconcile (systemd READY=1) and after each reload. */
   onReady?: (summary: string) => void;
-  onStatusLine?: (summary: string) => void;
+  /** Called when a reload (SIGHUP or lbctl reload) begins; onReady follows when it ends. */
+  onReloading?: () => void;
 }
 
 export interface ReloadOutcome {
@@ -137,7 +138,6 @@ export class Daemon implements DaemonView {
         { event: 'reload', ok, changed: true, from: prev.hash.slice(0, 12), to: next.hash.slice(0, 12) },
         message,
       );
-      this.opts.onStatusLine?.(this.summaryLine());
       return {
         ok,
         changed: true,
@@ -146,7 +146,13 @@ export class Daemon implements DaemonView {
         errors: failures.map((f) => ({ path: '', message: f })),
       };
     };
-    const chained = (this.reloading ?? Promise.resolve()).then(run, run);
+    const notified = async (): Promise<ReloadOutcome> => {
+      this.opts.onReloading?.();
+      const r = await run();
+      this.opts.onReady?.(r.ok ? this.summaryLine() : `reload failed: ${r.message}`);
+      return r;
+    };
+    const chained = (this.reloading ?? Promise.resolve()).then(notified, notified);
     this.reloading = chained;
     return chained;
   }
@@ -206,6 +212,29 @@ export class Daemon implements DaemonView {
     this.control.handle('status', () => this.status());
     this.control.handle('reload', () => this.reload());
     this.control.handle('facts', () => Object.fromEntries(this.facts.entries()));
+    // What applying a config (the running one, or a file) would change, without applying it.
+    this.control.handle('plan', async (p) => {
+      let cfg = this.loaded.config;
+      if (typeof p.config === 'string') {
+        try {
+          cfg = (await loadConfigFile(p.config)).config;
+        } catch (err) {
+          if (err instanceof ConfigError) throw new ControlFailure(err.message, err.issues, 'invalid_params');
+          throw err;
+        }
+      }
+      const plans: Record<string, { text: string; operations: number }> = {};
+      for (const s of this.subsystems) {
+        const planner = s as { planFor?: (c: Config) => Promise<{ text: string; plan: unknown }> };
+        if (!planner.planFor) continue;
+        const r = await planner.planFor(cfg);
+        plans[s.name] = {
+          text: r.text,
+          operations: Array.isArray(r.plan) ? r.plan.length : countOps(r.plan),
+        };
+      }
+      return plans;
+    });
     this.control.handle('log.level', (p) => {
       const level = p.level;
       const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -225,4 +254,9 @@ export class Daemon implements DaemonView {
       for (const [method, fn] of Object.entries(handlers ?? {})) this.control.handle(method, fn);
     }
   }
+}
+
+function countOps(plan: unknown): number {
+  const ops = (plan as { ops?: unknown[] })?.ops;
+  return Array.isArray(ops) ? ops.length : 0;
 }

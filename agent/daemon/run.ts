@@ -13,7 +13,7 @@ export async function runDaemon(opts: { configPath: string; logLevel?: string })
     log,
     subsystems: buildSubsystems,
     onReady: (summary) => sd.ready(summary),
-    onStatusLine: (summary) => sd.status(summary),
+    onReloading: () => sd.reloading(),
   });
   try {
     await daemon.start();
@@ -44,9 +44,7 @@ export async function runDaemon(opts: { configPath: string; logLevel?: string })
     };
     process.on('SIGTERM', () => void stop('SIGTERM'));
     process.on('SIGINT', () => void stop('SIGINT'));
-    process.on('SIGHUP', () => {
-      sd.reloading();
-      void daemon.reload().then((r) => sd.ready(r.ok ? daemon.summaryLine() : `reload failed: ${r.message}`));
-    });
+    // The daemon tells systemd RELOADING=1 / READY=1 around every reload, SIGHUP or lbctl.
+    process.on('SIGHUP', () => void daemon.reload());
   });
 }

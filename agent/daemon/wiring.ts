@@ -6,14 +6,17 @@ import { BgpSubsystem } from '../bgp/index.js';
 import { collectBgpMetrics } from '../bgp/metrics.js';
 import type { Config } from '../config/schema.js';
 import { DrainSubsystem } from '../drain/index.js';
+import { KernelSubsystem } from '../kernel/index.js';
+import { collectKernelMetrics } from '../kernel/metrics.js';
 import { MetricsSubsystem } from '../metrics/index.js';
 import type { DaemonView } from './daemon.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
 export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: DaemonView): Subsystem[] {
-  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [collectBgpMetrics]);
+  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [collectBgpMetrics, collectKernelMetrics]);
   const drain = new DrainSubsystem(ctx);
+  const kernel = new KernelSubsystem(ctx);
   const bgp = new BgpSubsystem(ctx);
   drain.setSources({ bgp: () => bgp.drainView() });
-  return [metrics, drain, bgp];
+  return [metrics, drain, kernel, bgp];
 }

@@ -68,7 +68,13 @@ export function renderHealth(status: unknown): string {
   }
   const subjects = [...s.nexthops, ...s.named];
   if (subjects.length) {
-    out.push('', table(['FACT', 'STATE', 'REASON'], subjects.map((n) => [n.key, state(n.up), n.reason])));
+    out.push(
+      '',
+      table(
+        ['FACT', 'STATE', 'REASON'],
+        subjects.map((n) => [n.key, state(n.up), n.reason]),
+      ),
+    );
   }
   if (s.services.length) {
     out.push(

@@ -39,6 +39,8 @@ export function renderKernelStatus(status: unknown): string {
     );
   }
   if (s.retryInMs) out.push(`retrying failed operations in ${s.retryInMs} ms`);
+  if (s.watch && !s.watch.running)
+    out.push('netlink listener: NOT running (periodic resync only until it is back)');
   out.push('');
   if (s.objects.length) {
     const rows = [['KIND', 'OBJECT', 'DESIRED', 'ACTUAL', 'OWNED', 'SOURCE', 'DETAIL']];

@@ -1,0 +1,23 @@
+// Metrics collector for the kernel gauges the metrics subsystem defines (agent/metrics/index.ts),
+// read from the kernel status at scrape time (same pattern as agent/bgp/metrics.ts).
+import type { AgentMetrics } from '../metrics/index.js';
+import type { KernelStatus } from './subsystem.js';
+
+export function collectKernelMetrics(m: AgentMetrics, status: Record<string, unknown>): void {
+  const st = (status.subsystems as Record<string, unknown> | undefined)?.kernel as KernelStatus | undefined;
+  if (!st?.counters) return;
+  m.kernelObjects.reset();
+  const counts = new Map<string, number>();
+  for (const o of st.objects ?? []) {
+    const key = `${o.kind}|${o.actual}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  for (const [key, n] of counts) {
+    const [kind, state] = key.split('|');
+    m.kernelObjects.set({ kind, state }, n);
+  }
+  m.kernelWrites.set({ subsystem: 'kernel' }, st.counters.writes);
+  m.reconcileErrors.set({ subsystem: 'kernel' }, st.counters.failedOps);
+  for (const [code, n] of Object.entries(st.errorsByCode ?? {}))
+    m.netlinkErrors.set({ subsystem: 'kernel', kind: code }, n);
+}

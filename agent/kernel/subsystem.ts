@@ -1,0 +1,461 @@
+// KernelSubsystem: the imperative shell. One persistent rtnetlink socket for dumps and writes,
+// one for multicast events (watch). Reconciles on start/reload, on fact changes (vrrp:* →
+// addresses at once; nexthop:* → routes), on watch events that concern wanted objects, on a
+// periodic resync, and on retry with backoff after failures. Reconciles never overlap: requests
+// made while one runs are merged into the next run.
+import type { Config } from '../config/schema.js';
+import type { Fact } from '../daemon/facts.js';
+import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
+import type { Timer } from '../lib/clock.js';
+import { applyOps, type OpFailure } from './apply.js';
+import { decodeAddress, decodeNexthop, decodeRoute, RTM } from './codec.js';
+import { addressKey, desiredKernelState, routeKey } from './desired.js';
+import { formatPlan } from './format.js';
+import { observeWith } from './observe.js';
+import { planKernel } from './plan.js';
+import { applyArpTune } from './sysctl.js';
+import { RtnlSocket } from './transport.js';
+import type { DesiredKernelState, KernelOp, KernelPlan, KernelProblem, ObjectState } from './types.js';
+import { KernelWatcher, type WatchEvent } from './watch.js';
+
+export interface ReconcileScope {
+  addresses: boolean;
+  routes: boolean;
+}
+
+const FULL: ReconcileScope = { addresses: true, routes: true };
+const RETRY_MIN_MS = 1000;
+const RETRY_MAX_MS = 30_000;
+
+export interface KernelStatus {
+  protocol: number;
+  /** IFA_PROTO ownership marks: supported (seen on our addresses), unsupported (kernel dropped
+   * it: ownership falls back to the in-memory record of addresses this process created). */
+  addressProto: 'supported' | 'unsupported' | 'unknown';
+  objects: ObjectState[];
+  problems: KernelProblem[];
+  errors: { object: string; code: string; message: string }[];
+  arpTune: string[];
+  lastReconcile?: {
+    at: string;
+    durationMs: number;
+    /** Where the time went: dumps, desired + plan (pure), writes. */
+    observeMs?: number;
+    planMs?: number;
+    applyMs?: number;
+    reason: string;
+    scope: string;
+    planned: number;
+    applied: number;
+    failed: number;
+  };
+  retryInMs?: number;
+  /** Failed operations since start by errno name (EEXIST, ENETUNREACH, ...). */
+  errorsByCode: Record<string, number>;
+  /** The netlink listener (child process): subscribed now, times started. */
+  watch: { running: boolean; starts: number };
+  counters: {
+    reconciles: number;
+    writes: number;
+    dumps: number;
+    dumpRetries: number;
+    failedOps: number;
+    restoredByWatch: number;
+    /** Times the netlink listener died or overran (each followed by a full resync). */
+    watchLost: number;
+    malformed: number;
+    overruns: number;
+  };
+}
+
+export class KernelSubsystem implements Subsystem {
+  readonly name = 'kernel';
+  private cfg?: Config;
+  private sock?: RtnlSocket;
+  private watch?: KernelWatcher;
+  private pendingScope: ReconcileScope | null = null;
+  private pendingReason = '';
+  private loop: Promise<void> | null = null;
+  private resyncTimer?: Timer;
+  private retryTimer?: Timer;
+  private retryMs = 0;
+  private stopped = true;
+  private readonly ownedAddressKeys = new Set<string>();
+  private lastDesired?: DesiredKernelState;
+  private ifnames = new Map<number, string>();
+  private readonly counters = {
+    reconciles: 0,
+    failedOps: 0,
+    restoredByWatch: 0,
+    watchLost: 0,
+    malformedEvents: 0,
+  };
+  private readonly errorsByCode: Record<string, number> = {};
+  private wantedAddr = new Set<string>();
+  private wantedRoute = new Set<string>();
+  private readonly ownDeletes = new Map<string, number>();
+  private removedSample: string[] = [];
+  private removedCount = 0;
+  private st: Omit<KernelStatus, 'counters' | 'protocol' | 'errorsByCode' | 'watch'> = {
+    addressProto: 'unknown',
+    objects: [],
+    problems: [],
+    errors: [],
+    arpTune: [],
+  };
+  private readonly onFact = (key: string, _fact?: Fact) => {
+    if (this.stopped) return;
+    if (key.startsWith('vrrp:')) void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
+    else if (key.startsWith('nexthop:'))
+      void this.reconcile({ addresses: false, routes: true }, `fact ${key}`);
+  };
+
+  constructor(private readonly ctx: SubsystemContext) {}
+
+  async start(cfg: Config): Promise<void> {
+    this.cfg = cfg;
+    this.stopped = false;
+    this.sock = new RtnlSocket();
+    const watch = new KernelWatcher(this.ctx.clock);
+    this.watch = watch;
+    watch.on('event', (m: WatchEvent) => this.onEvent(m));
+    watch.on('lost', (why: string) => {
+      this.counters.watchLost++;
+      this.ctx.log.warn({ why }, 'kernel: netlink listener lost events; full resync when it is back');
+    });
+    // Every (re)subscription after the first: events may have been missed, so resync.
+    let first = true;
+    watch.on('ready', () => {
+      if (!first) void this.reconcile(FULL, 'netlink listener restarted');
+      first = false;
+    });
+    if (!(await watch.start()))
+      this.ctx.log.warn('kernel: netlink listener did not start; relying on periodic resync');
+    this.ctx.facts.on('change', this.onFact);
+    await this.reconcile(FULL, 'start');
+    this.scheduleResync();
+  }
+
+  async reload(cfg: Config): Promise<void> {
+    this.cfg = cfg;
+    await this.reconcile(FULL, 'reload');
+    this.scheduleResync();
+  }
+
+  async stop(opts: { removeState: boolean }): Promise<void> {
+    this.stopped = true;
+    this.ctx.facts.off('change', this.onFact);
+    this.resyncTimer?.cancel();
+    this.retryTimer?.cancel();
+    this.watch?.stop();
+    this.watch = undefined;
+    if (this.loop) await this.loop;
+    if (opts.removeState && this.sock && this.cfg) {
+      // Plan against "want nothing": deletes exactly what we own.
+      const observed = await observeWith(this.sock);
+      const empty: DesiredKernelState = {
+        protocol: this.cfg.kernel.routeProtocol,
+        addresses: [],
+        routes: [],
+        arpTune: [],
+        withdrawnRoutes: [],
+      };
+      const plan = planKernel(empty, observed, { ownedAddressKeys: this.ownedAddressKeys });
+      const res = await applyOps(this.sock, plan.ops, observed.links);
+      this.ctx.log.info(
+        { removed: res.applied, failed: res.failures.length },
+        'kernel: removed owned state on stop',
+      );
+      for (const f of res.failures) this.ctx.log.warn({ code: f.code }, f.message);
+    }
+    this.sock?.close();
+    this.sock = undefined;
+  }
+
+  /** What applying `cfg` (default: the running config) would do now, with the live facts and
+   * ownership record, without applying (`lbctl plan`). */
+  async planFor(cfg: Config | undefined = this.cfg): Promise<{ text: string; plan: KernelPlan }> {
+    if (!cfg || !this.sock) throw new Error('kernel subsystem is not running');
+    const observed = await observeWith(this.sock);
+    const plan = planKernel(desiredKernelState(cfg, this.ctx.facts), observed, {
+      ownedAddressKeys: this.ownedAddressKeys,
+    });
+    return { text: formatPlan(plan, observed.links), plan };
+  }
+
+  /** Resolves when no reconcile is running or queued (e.g. after publishing a fact). */
+  async idle(): Promise<void> {
+    // Let every listener of the current event run first: a fact listener registered before ours
+    // may call idle() before our own listener has requested the reconcile.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    for (let i = 0; i < 100 && this.loop; i++) await this.loop;
+  }
+
+  /** Requests a reconcile; resolves when a run that covers this request has finished. */
+  reconcile(scope: ReconcileScope = FULL, reason = 'manual'): Promise<void> {
+    this.pendingScope = this.pendingScope
+      ? {
+          addresses: this.pendingScope.addresses || scope.addresses,
+          routes: this.pendingScope.routes || scope.routes,
+        }
+      : { ...scope };
+    this.pendingReason = this.pendingReason ? `${this.pendingReason}; ${reason}` : reason;
+    if (!this.loop) {
+      this.loop = (async () => {
+        try {
+          for (let i = 0; i < 1000 && this.pendingScope && this.sock; i++) {
+            const s = this.pendingScope;
+            const why = this.pendingReason;
+            this.pendingScope = null;
+            this.pendingReason = '';
+            await this.runOnce(s, why);
+          }
+        } finally {
+          this.loop = null;
+        }
+      })();
+      return this.loop;
+    }
+    // A run is in progress: the loop picks the merged request up after it.
+    return this.loop;
+  }
+
+  private async runOnce(scope: ReconcileScope, reason: string): Promise<void> {
+    const cfg = this.cfg;
+    const sock = this.sock;
+    if (!cfg || !sock || (!scope.addresses && !scope.routes)) return;
+    const t0 = this.ctx.clock.now();
+    this.counters.reconciles++;
+    let ops: KernelOp[] = [];
+    let failures: OpFailure[] = [];
+    let applied = 0;
+    let phases: { observeMs: number; planMs: number; applyMs: number } | undefined;
+    try {
+      const observed = await observeWith(sock, scope);
+      const t1 = this.ctx.clock.now();
+      this.ifnames = new Map(observed.links.map((l) => [l.index, l.name]));
+      if (this.removedCount) {
+        this.ctx.log.warn(
+          { count: this.removedCount, sample: this.removedSample },
+          'kernel: restoring objects removed from outside',
+        );
+        this.removedCount = 0;
+        this.removedSample = [];
+      }
+      const desired = desiredKernelState(cfg, this.ctx.facts);
+      this.lastDesired = desired;
+      this.wantedAddr = new Set(desired.addresses.map((a) => a.key));
+      this.wantedRoute = new Set(desired.routes.map((r) => r.key));
+      this.noteAddressProto(observed.addresses, desired.protocol);
+      const plan = planKernel(desired, observed, {
+        ownedAddressKeys: this.ownedAddressKeys,
+        addressesOnly: !scope.routes,
+      });
+      ops = plan.ops;
+      const t2 = this.ctx.clock.now();
+      if (this.ownDeletes.size > 100_000) this.ownDeletes.clear();
+      for (const op of ops) if (op.op.startsWith('del-')) this.ownDeletes.set(op.key, t2);
+      const res = await applyOps(sock, ops, observed.links);
+      phases = { observeMs: t1 - t0, planMs: t2 - t1, applyMs: this.ctx.clock.now() - t2 };
+      applied = res.applied;
+      failures = res.failures;
+      const failedKeys = new Set(failures.map((f) => f.op.key));
+      for (const op of ops) {
+        if (failedKeys.has(op.key)) continue;
+        if (op.op === 'add-address') this.ownedAddressKeys.add(op.key);
+        if (op.op === 'del-address') this.ownedAddressKeys.delete(op.key);
+      }
+      const objects = plan.objects
+        .filter((o) => !(o.actual === 'stale' && !failedKeys.has(o.key)))
+        .map((o) => {
+          if (failedKeys.has(o.key))
+            return { ...o, detail: failures.find((f) => f.op.key === o.key)?.message };
+          return o.actual === 'missing' || o.actual === 'differs'
+            ? { ...o, actual: 'ok' as const, owned: true }
+            : o;
+        });
+      // An addresses-only run keeps the route/nexthop view of the last full run.
+      this.st.objects = scope.routes
+        ? objects
+        : [...objects, ...this.st.objects.filter((o) => o.kind !== 'address')];
+      this.st.problems = plan.problems;
+      if (scope.routes) this.st.arpTune = this.applyArp(desired.arpTune);
+      for (const f of failures) this.ctx.log.warn({ code: f.code, object: f.op.key }, `kernel: ${f.message}`);
+      for (const p of plan.problems) this.ctx.log.debug({ object: p.object }, `kernel: ${p.message}`);
+    } catch (err) {
+      failures = [];
+      this.st.errors = [{ object: 'reconcile', code: 'ERROR', message: (err as Error).message }];
+      this.ctx.log.error({ err }, 'kernel: reconcile failed');
+      this.scheduleRetry();
+      this.recordRun(t0, reason, scope, ops.length, applied, 1);
+      return;
+    }
+    this.counters.failedOps += failures.length;
+    for (const f of failures) this.errorsByCode[f.code] = (this.errorsByCode[f.code] ?? 0) + 1;
+    this.st.errors = failures.map((f) => ({ object: f.op.key, code: f.code, message: f.message }));
+    this.recordRun(t0, reason, scope, ops.length, applied, failures.length, phases);
+    // Logged after the run is timed: the duration is the kernel work, not the log sink.
+    if (ops.length) {
+      const r = this.st.lastReconcile;
+      this.ctx.log.info(
+        { reason, planned: ops.length, applied, failed: failures.length, ms: r?.durationMs },
+        'kernel: reconciled',
+      );
+    }
+    if (failures.length) this.scheduleRetry();
+    else {
+      this.retryMs = 0;
+      this.retryTimer?.cancel();
+      this.retryTimer = undefined;
+      this.st.retryInMs = undefined;
+    }
+  }
+
+  private recordRun(
+    t0: number,
+    reason: string,
+    scope: ReconcileScope,
+    planned: number,
+    applied: number,
+    failed: number,
+    phases?: { observeMs: number; planMs: number; applyMs: number },
+  ): void {
+    const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    this.st.lastReconcile = {
+      at: new Date().toISOString(),
+      durationMs: r3(this.ctx.clock.now() - t0),
+      observeMs: phases && r3(phases.observeMs),
+      planMs: phases && r3(phases.planMs),
+      applyMs: phases && r3(phases.applyMs),
+      reason,
+      scope: scope.routes ? 'full' : 'addresses',
+      planned,
+      applied,
+      failed,
+    };
+  }
+
+  private applyArp(ifnames: string[]): string[] {
+    const done: string[] = [];
+    for (const ifname of ifnames) {
+      try {
+        const changed = applyArpTune(ifname);
+        if (changed.length) this.ctx.log.info({ changed }, 'kernel: DSR arp sysctls set');
+        done.push(ifname);
+      } catch (err) {
+        this.st.problems.push({ object: `arpTune ${ifname}`, message: (err as Error).message });
+      }
+    }
+    return done;
+  }
+
+  private noteAddressProto(
+    addresses: { address: string; prefixLen: number; ifindex: number; proto?: number }[],
+    proto: number,
+  ): void {
+    for (const a of addresses) {
+      const key = addressKey(this.ifnames.get(a.ifindex) ?? '', a.address, a.prefixLen);
+      if (!this.ownedAddressKeys.has(key)) continue;
+      this.st.addressProto =
+        a.proto === proto ? 'supported' : a.proto === undefined ? 'unsupported' : this.st.addressProto;
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs ? this.retryMs * 2 : RETRY_MIN_MS);
+    this.st.retryInMs = this.retryMs;
+    this.retryTimer?.cancel();
+    this.retryTimer = this.ctx.clock.setTimeout(
+      () => void this.reconcile(FULL, `retry after ${this.retryMs} ms`),
+      this.retryMs,
+    );
+  }
+
+  private scheduleResync(): void {
+    this.resyncTimer?.cancel();
+    if (this.stopped || !this.cfg) return;
+    const ms = this.cfg.kernel.resyncInterval;
+    this.resyncTimer = this.ctx.clock.setTimeout(() => {
+      void this.reconcile(FULL, 'periodic resync').finally(() => this.scheduleResync());
+    }, ms);
+  }
+
+  /** Watch: react only to events that break what we want (a wanted object deleted, links). */
+  private onEvent(m: WatchEvent): void {
+    if (this.stopped || !this.lastDesired) return;
+    const proto = this.lastDesired.protocol;
+    try {
+      switch (m.type) {
+        case RTM.NEWLINK:
+        case RTM.DELLINK:
+          void this.reconcile(FULL, 'link change');
+          return;
+        case RTM.DELADDR: {
+          const a = decodeAddress(m.payload);
+          const ifname = a && this.ifnames.get(a.ifindex);
+          if (!a || !ifname) return;
+          const key = addressKey(ifname, a.address, a.prefixLen);
+          if (this.isOwnDelete(key) || !this.wantedAddr.has(key)) return;
+          this.noteRemoved(key);
+          void this.reconcile({ addresses: true, routes: false }, 'watch: address removed');
+          return;
+        }
+        case RTM.DELROUTE: {
+          const r = decodeRoute(m.payload);
+          if (!r || r.protocol !== proto) return;
+          const key = routeKey(r.table, r.dst, r.dstLen, r.metric ?? 0);
+          if (this.isOwnDelete(key) || !this.wantedRoute.has(key)) return;
+          this.noteRemoved(key);
+          void this.reconcile(FULL, 'watch: route removed');
+          return;
+        }
+        case RTM.DELNEXTHOP: {
+          const n = decodeNexthop(m.payload);
+          if (!n || n.protocol !== proto || this.isOwnDelete(`id ${n.id}`)) return;
+          if (!this.lastDesired.routes.some((r) => r.resilient)) return;
+          this.noteRemoved(`nexthop id ${n.id}`);
+          void this.reconcile(FULL, 'watch: nexthop removed');
+          return;
+        }
+      }
+    } catch {
+      this.counters.malformedEvents++; // dropped
+    }
+  }
+
+  /** The echo of a delete this agent made (events arrive after the ack, maybe after a reload). */
+  private isOwnDelete(key: string): boolean {
+    const at = this.ownDeletes.get(key);
+    if (at === undefined) return false;
+    this.ownDeletes.delete(key);
+    return this.ctx.clock.now() - at < 30_000;
+  }
+
+  private noteRemoved(key: string): void {
+    this.counters.restoredByWatch++;
+    if (this.removedSample.length < 5) this.removedSample.push(key);
+    this.removedCount++;
+  }
+
+  status(): KernelStatus {
+    const s = this.sock?.counters;
+    return {
+      protocol: this.cfg?.kernel.routeProtocol ?? 199,
+      ...this.st,
+      errorsByCode: { ...this.errorsByCode },
+      watch: { running: this.watch?.running ?? false, starts: this.watch?.counters.starts ?? 0 },
+      counters: {
+        reconciles: this.counters.reconciles,
+        failedOps: this.counters.failedOps,
+        restoredByWatch: this.counters.restoredByWatch,
+        watchLost: this.counters.watchLost,
+        writes: s?.writes ?? 0,
+        dumps: s?.dumps ?? 0,
+        dumpRetries: s?.dumpRetries ?? 0,
+        malformed: (s?.malformed ?? 0) + this.counters.malformedEvents,
+        overruns: s?.overruns ?? 0,
+      },
+    };
+  }
+}

@@ -1,0 +1,89 @@
+// Parent side of the rtnetlink listener (see watch-child.ts for why it is a child process).
+// Emits 'event' ({type, payload}) for deletions/link changes, 'ready' each time a listener is
+// subscribed (the caller resyncs then: events before that moment are unknown), and 'lost' when a
+// listener died (overrun or crash). Restarts with backoff until stop().
+import { type ChildProcess, fork } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Clock, Timer } from '../lib/clock.js';
+
+const CHILD = fileURLToPath(
+  new URL(`./watch-child${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url),
+);
+
+export interface WatchEvent {
+  type: number;
+  payload: Buffer;
+}
+
+export class KernelWatcher extends EventEmitter {
+  private child?: ChildProcess;
+  private stopped = true;
+  private restartTimer?: Timer;
+  private backoffMs = 0;
+  readonly counters = { starts: 0, lost: 0 };
+  /** A listener is subscribed right now. */
+  running = false;
+
+  constructor(private readonly clock: Clock) {
+    super();
+  }
+
+  /** Starts the listener; resolves when it is subscribed (or after timeoutMs, then false). */
+  start(timeoutMs = 10_000): Promise<boolean> {
+    this.stopped = false;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      this.spawn();
+    });
+  }
+
+  private spawn(): void {
+    if (this.stopped) return;
+    this.counters.starts++;
+    const child = fork(CHILD, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    });
+    this.child = child;
+    child.on(
+      'message',
+      (m: { ready?: boolean; overrun?: string; events?: { type: number; payload: Uint8Array }[] }) => {
+        if (m.ready) {
+          this.backoffMs = 0;
+          this.running = true;
+          this.emit('ready');
+        }
+        if (m.events)
+          for (const e of m.events) this.emit('event', { type: e.type, payload: Buffer.from(e.payload) });
+        if (m.overrun) this.emit('lost', `netlink listener overrun: ${m.overrun}`);
+      },
+    );
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.child = undefined;
+      this.running = false;
+      if (this.stopped) return;
+      this.counters.lost++;
+      if (code !== 3) this.emit('lost', `netlink listener exited (${signal ?? `code ${code}`})`);
+      this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 200);
+      this.restartTimer = this.clock.setTimeout(() => this.spawn(), this.backoffMs);
+    });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.running = false;
+    this.restartTimer?.cancel();
+    const c = this.child;
+    this.child = undefined;
+    if (c && c.exitCode === null) {
+      c.disconnect?.();
+      c.kill('SIGTERM');
+    }
+  }
+}
