@@ -1,4 +1,5 @@
 // The imperative shell around Daemon: logger, signals, systemd notifications, exit codes.
+import { resolve } from 'node:path';
 import { ConfigError, formatIssue } from '../config/load.js';
 import { createLogger } from '../log.js';
 import { Daemon } from './daemon.js';
@@ -9,7 +10,7 @@ export async function runDaemon(opts: { configPath: string; logLevel?: string })
   const log = createLogger(opts.logLevel ?? 'info');
   const sd = notifier(log);
   const daemon = new Daemon({
-    configPath: opts.configPath,
+    configPath: resolve(opts.configPath),
     log,
     subsystems: buildSubsystems,
     onReady: (summary) => sd.ready(summary),
