@@ -5,6 +5,8 @@ import { registerDrainCommands } from './commands/drain.js';
 import { renderKernelStatus } from './commands/kernel.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { subsystemRenderers } from './commands/status.js';
+import { registerSubsystemView } from './commands/subsystem-views.js';
+import { renderVrrp } from './commands/vrrp.js';
 import type { CliContext } from './context.js';
 
 export function registerExtensions(program: Command, ctx: () => CliContext): void {
@@ -12,4 +14,21 @@ export function registerExtensions(program: Command, ctx: () => CliContext): voi
   registerBgpCommands(program, ctx);
   registerPlanCommand(program, ctx);
   subsystemRenderers.set('kernel', renderKernelStatus);
+  subsystemRenderers.set('vrrp', renderVrrp);
+  registerSubsystemView(
+    program,
+    ctx,
+    'vrrp',
+    'vrrp',
+    'VRRP instances: state, effective priority and why, master seen, counters',
+    renderVrrp,
+  );
+  registerSubsystemView(
+    program,
+    ctx,
+    'kernel',
+    'kernel',
+    'VIPs, routes and nexthop groups: desired vs actual',
+    renderKernelStatus,
+  );
 }

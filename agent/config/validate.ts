@@ -132,9 +132,16 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     else vrids.set(key, i);
     if (v.version === 2 && v.advertInterval % 1000 !== 0)
       add(`${at}.advertInterval`, 'VRRPv2 intervals are whole seconds');
-    if (v.version === 3 && (v.advertInterval % 10 !== 0 || v.advertInterval > 40950)) {
-      add(`${at}.advertInterval`, 'VRRPv3 intervals are centiseconds up to 40.95s');
+    if (
+      v.version === 3 &&
+      (v.advertInterval % 10 !== 0 || v.advertInterval < 10 || v.advertInterval > 40950)
+    ) {
+      add(`${at}.advertInterval`, 'VRRPv3 intervals are centiseconds from 10ms to 40.95s');
     }
+    if (v.unicast?.source && familyOf(v.unicast.source) !== fam) {
+      add(`${at}.unicast.source`, `IPv${familyOf(v.unicast.source)} source for an IPv${fam} instance`);
+    }
+    if (v.useVmac) add(`${at}.useVmac`, 'virtual MAC (macvlan) is not supported yet');
     if (v.version === 2 && v.advertInterval > 255_000)
       add(`${at}.advertInterval`, 'VRRPv2 allows at most 255s');
     if (v.auth && v.version === 3) add(`${at}.auth`, 'VRRPv3 has no authentication (RFC 5798)');

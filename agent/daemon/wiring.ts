@@ -9,14 +9,29 @@ import { DrainSubsystem } from '../drain/index.js';
 import { KernelSubsystem } from '../kernel/index.js';
 import { collectKernelMetrics } from '../kernel/metrics.js';
 import { MetricsSubsystem } from '../metrics/index.js';
+import { VrrpSubsystem } from '../vrrp/index.js';
+import { collectVrrpMetrics } from '../vrrp/metrics.js';
 import type { DaemonView } from './daemon.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
 export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: DaemonView): Subsystem[] {
-  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [collectBgpMetrics, collectKernelMetrics]);
+  const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [
+    collectBgpMetrics,
+    collectKernelMetrics,
+    collectVrrpMetrics,
+  ]);
   const drain = new DrainSubsystem(ctx);
   const kernel = new KernelSubsystem(ctx);
+  const vrrp = new VrrpSubsystem(ctx);
   const bgp = new BgpSubsystem(ctx);
-  drain.setSources({ bgp: () => bgp.drainView() });
-  return [metrics, drain, kernel, bgp];
+  drain.setSources({
+    bgp: () => bgp.drainView(),
+    // A master cannot see its backups (they do not advertise), so peers are "unknown" here.
+    vrrp: () =>
+      ((vrrp.status() as { instances?: { name: string; state: string }[] }).instances ?? []).map((i) => ({
+        name: i.name,
+        master: i.state === 'master',
+      })),
+  });
+  return [metrics, drain, kernel, vrrp, bgp];
 }

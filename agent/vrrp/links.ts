@@ -1,0 +1,94 @@
+// Interface facts for VRRP: index, MAC, up/running, from rtnetlink (npm netlink). Link events
+// (RTNLGRP_LINK) trigger a fresh dump, so a deleted or renamed interface is seen too.
+import { networkInterfaces } from 'node:os';
+import { createRtNetlink } from 'netlink';
+
+export interface LinkInfo {
+  name: string;
+  index: number;
+  mac: Buffer;
+  /** IFF_UP and IFF_RUNNING (carrier), what keepalived calls an interface being up. */
+  up: boolean;
+}
+
+type Rt = ReturnType<typeof createRtNetlink>;
+
+export class LinkWatcher {
+  private rt: Rt | undefined;
+  private links = new Map<string, LinkInfo>();
+  private listeners = new Set<(links: Map<string, LinkInfo>) => void>();
+  private refreshing: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private onError: (err: Error) => void = () => {}) {}
+
+  async start(): Promise<void> {
+    this.rt = createRtNetlink();
+    (this.rt.socket as unknown as NodeJS.EventEmitter).on('error', (err: Error) =>
+      this.onError(new Error(`rtnetlink link watch: ${err.message}`)),
+    );
+    this.rt.addMembership('LINK');
+    this.rt.on('message', (msgs) => {
+      if (msgs.some((m) => m.kind === 'link')) {
+        this.refresh().catch((err: Error) => this.onError(new Error(`rtnetlink link dump: ${err.message}`)));
+      }
+    });
+    await this.refresh();
+  }
+
+  get(name: string): LinkInfo | undefined {
+    return this.links.get(name);
+  }
+
+  onChange(fn: (links: Map<string, LinkInfo>) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.again = true;
+      return this.refreshing;
+    }
+    this.refreshing = (async () => {
+      try {
+        do {
+          this.again = false;
+          const msgs = await this.rt!.getLinks();
+          const next = new Map<string, LinkInfo>();
+          for (const m of msgs) {
+            const name = m.attrs.ifname;
+            if (!name || m.data.index === undefined) continue;
+            const f = m.data.flags ?? {};
+            next.set(name, {
+              name,
+              index: m.data.index,
+              mac: m.attrs.address ?? Buffer.alloc(6),
+              up: Boolean(f.up && f.running),
+            });
+          }
+          this.links = next;
+          for (const fn of this.listeners) fn(next);
+        } while (this.again);
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  close(): void {
+    this.rt?.socket.close();
+    this.rt = undefined;
+  }
+}
+
+/** Addresses on an interface right now (canonical text, no scope suffix). */
+export function interfaceAddresses(ifname: string): { address: string; family: 4 | 6; internal: boolean }[] {
+  const list = networkInterfaces()[ifname] ?? [];
+  return list.map((a) => ({
+    address: a.address.split('%')[0],
+    family: a.family === 'IPv4' ? 4 : 6,
+    internal: a.internal,
+  }));
+}

@@ -1,0 +1,161 @@
+// Failover bench: SIGKILL the master (keepalived, priority 150) and time the backup (priority 100)
+// taking over, with lbagent as the backup vs keepalived as the backup (the anchor), same settings,
+// same run. Times come from one tcpdump on the bridge (kernel timestamps, one clock for both):
+//   failover  = last advert of the dead master -> first advert of the new master (RFC: Master_Down_Interval)
+//   firstGarp = last advert of the dead master -> first gratuitous ARP for the VIP from the new master
+// Between runs the master is restarted and preempts back, so the backup keeps running.
+// Usage: npx tsx bench/vrrp/failover.ts [--runs 20] [--versions 2,3] [--quick] [--json FILE]
+import { writeFileSync } from 'node:fs';
+import { masterDownIntervalMs } from '../../agent/vrrp/machine.js';
+import { stopChild, waitFor } from '../../test/lib/netns.js';
+import {
+  agentConfig,
+  capture,
+  type Keepalived,
+  type Lan,
+  macOf,
+  makeLan,
+  startAgent,
+  startKeepalived,
+  times,
+} from '../../test/netns/vrrp/harness.js';
+
+const VIP = '10.77.0.100';
+const args = process.argv.slice(2);
+const opt = (name: string, dflt: string) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const quick = args.includes('--quick');
+const runs = Number(opt('runs', quick ? '3' : '20'));
+const versions = opt('versions', quick ? '3' : '2,3')
+  .split(',')
+  .map((v) => Number(v) as 2 | 3);
+const jsonOut = opt('json', '');
+
+interface Sample {
+  failoverMs: number;
+  firstGarpMs: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+async function runSeries(version: 2 | 3, backup: 'lbagent' | 'keepalived'): Promise<Sample[]> {
+  const intervalMs = version === 2 ? 1000 : 50;
+  const mdi = masterDownIntervalMs(version, 100, intervalMs);
+  const lan: Lan = makeLan(`vrb${version}${backup[0]}`);
+  const samples: Sample[] = [];
+  const master = () =>
+    startKeepalived(lan, { version, priority: 150, advertInt: intervalMs / 1000, vips: [`${VIP}/24`] });
+  try {
+    let m: Keepalived = await master();
+    await waitFor(() => m.log().includes('Entering MASTER STATE'), {
+      timeoutMs: mdi + 5000,
+      what: 'master up',
+    });
+    if (backup === 'lbagent') {
+      await startAgent(lan, agentConfig({ version, priority: 100, intervalMs, vips: [`${VIP}/24`] }));
+    } else {
+      await startKeepalived(
+        lan,
+        { version, priority: 100, advertInt: intervalMs / 1000, vips: [`${VIP}/24`] },
+        lan.lb,
+      );
+    }
+    for (let i = 0; i < runs; i++) {
+      await new Promise((r) => setTimeout(r, Math.max(300, 3 * intervalMs)));
+      const cap = await capture(lan, lan.sw, 'vrrp or arp', 'br0', { linkHeaders: true });
+      await new Promise((r) => setTimeout(r, 2 * intervalMs + 50));
+      const t0 = Date.now();
+      await stopChild(m.child, 'SIGKILL');
+      const newAdvert = new RegExp(`${lan.lbAddr} > 224.0.0.18: VRRPv${version}.* prio 100,`);
+      // Only the new master's GARPs: the restarted master's second burst can land in the window too.
+      const garp = new RegExp(`^\\S+ ${macOf(lan.lb)} > .*Request who-has ${VIP} .*tell ${VIP}`);
+      await waitFor(
+        () => times(cap.lines(), garp).some((t) => t > t0 - 5) && times(cap.lines(), newAdvert).length > 0,
+        {
+          timeoutMs: mdi + 5000,
+          intervalMs: 20,
+          what: `failover of run ${i}`,
+        },
+      );
+      await cap.stop();
+      const lines = cap.lines();
+      const last = times(lines, new RegExp(`${lan.kaAddr} > 224.0.0.18`))
+        .filter((t) => t <= t0 + 1)
+        .at(-1)!;
+      const first = times(lines, newAdvert).find((t) => t > last)!;
+      const g = times(lines, garp).find((t) => t > last)!;
+      samples.push({ failoverMs: first - last, firstGarpMs: g - last });
+      process.stderr.write(
+        `v${version} ${backup} run ${i + 1}/${runs}: failover ${(first - last).toFixed(1)} ms, first GARP ${(g - last).toFixed(1)} ms\n`,
+      );
+      // Master back (it preempts the priority-100 backup) for the next run.
+      m = await master();
+      await waitFor(() => m.log().includes('Entering MASTER STATE'), {
+        timeoutMs: mdi + 5000,
+        what: 'master back',
+      });
+    }
+  } finally {
+    await lan.cleanup();
+  }
+  return samples;
+}
+
+const results: Record<string, unknown>[] = [];
+for (const version of versions) {
+  const intervalMs = version === 2 ? 1000 : 50;
+  const limit = masterDownIntervalMs(version, 100, intervalMs);
+  const ka = await runSeries(version, 'keepalived');
+  const lb = await runSeries(version, 'lbagent');
+  const row = {
+    version,
+    intervalMs,
+    runs,
+    rfcLimitMs: Math.round(limit * 10) / 10,
+    keepalived: {
+      failoverMs: median(ka.map((s) => s.failoverMs)),
+      firstGarpMs: median(ka.map((s) => s.firstGarpMs)),
+    },
+    lbagent: {
+      failoverMs: median(lb.map((s) => s.failoverMs)),
+      firstGarpMs: median(lb.map((s) => s.firstGarpMs)),
+    },
+    ratio: {
+      failover: median(lb.map((s) => s.failoverMs)) / median(ka.map((s) => s.failoverMs)),
+      firstGarp: median(lb.map((s) => s.firstGarpMs)) / median(ka.map((s) => s.firstGarpMs)),
+    },
+    samples: { keepalived: ka, lbagent: lb },
+  };
+  results.push(row);
+}
+
+const f = (x: number) => x.toFixed(1);
+console.log(
+  '| VRRP | interval | runs | RFC limit (MDI, prio 100) | backup | failover median | vs limit | first GARP median | ratio to keepalived |',
+);
+console.log('|---|---|---|---|---|---|---|---|---|');
+for (const r of results as {
+  version: number;
+  intervalMs: number;
+  runs: number;
+  rfcLimitMs: number;
+  keepalived: Sample;
+  lbagent: Sample;
+  ratio: { failover: number; firstGarp: number };
+}[]) {
+  for (const who of ['keepalived', 'lbagent'] as const) {
+    const s = r[who];
+    const ratio =
+      who === 'lbagent' ? `${r.ratio.failover.toFixed(3)} / ${r.ratio.firstGarp.toFixed(3)}` : '1 (anchor)';
+    console.log(
+      `| v${r.version} | ${r.intervalMs} ms | ${r.runs} | ${f(r.rfcLimitMs)} ms | ${who} | ${f(s.failoverMs)} ms | ${s.failoverMs - r.rfcLimitMs >= 0 ? '+' : ''}${f(s.failoverMs - r.rfcLimitMs)} ms | ${f(s.firstGarpMs)} ms | ${ratio} |`,
+    );
+  }
+}
+if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
+process.exit(0);
