@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { registerBgpCommands } from './commands/bgp.js';
 import { registerDrainCommands } from './commands/drain.js';
+import { renderHealth } from './commands/health.js';
 import { renderKernelStatus } from './commands/kernel.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { subsystemRenderers } from './commands/status.js';
@@ -15,6 +16,15 @@ export function registerExtensions(program: Command, ctx: () => CliContext): voi
   registerPlanCommand(program, ctx);
   subsystemRenderers.set('kernel', renderKernelStatus);
   subsystemRenderers.set('vrrp', renderVrrp);
+  subsystemRenderers.set('health', renderHealth);
+  registerSubsystemView(
+    program,
+    ctx,
+    'health',
+    'health',
+    'every check: state, last result and reason, latency, counts, transitions',
+    renderHealth,
+  );
   registerSubsystemView(
     program,
     ctx,

@@ -109,7 +109,6 @@ export const dnsCheck = z.strictObject({
   query: z.string().min(1),
   qtype: z.enum(['A', 'AAAA', 'CNAME', 'MX', 'NS', 'PTR', 'SOA', 'SRV', 'TXT']).default('A'),
   expect: z.array(z.string()).optional().describe('answers that must all be present'),
-  protocol: z.enum(['udp', 'tcp']).default('udp'),
 });
 
 export const execCheck = z.strictObject({

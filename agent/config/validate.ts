@@ -1,4 +1,5 @@
 // Rules that span fields: duplicates, references between sections, address families.
+import { buildPlan, HealthPlanError } from '../health/plan.js';
 import { familyOf, parsePrefix, prefixKey } from '../lib/ip.js';
 import type { ConfigIssue } from './load.js';
 import type { Config } from './schema.js';
@@ -190,6 +191,37 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
   cfg.host.checks.forEach((h, i) => {
     if (h.type === 'check') refCheck(`host.checks[${i}].name`, h.name);
   });
+
+  // Health checks: what the health planner cannot build (a check without a target, a user that
+  // does not exist, ...) is a config error too, so the daemon never accepts a config it cannot run.
+  const walkChecks = (path: string, c: unknown) => {
+    const t = c as { interval?: number; timeout?: number } | undefined;
+    if (
+      t &&
+      typeof t === 'object' &&
+      t.timeout !== undefined &&
+      t.interval !== undefined &&
+      t.timeout > t.interval
+    ) {
+      add(`${path}.timeout`, `must not exceed interval (${t.interval}ms)`);
+    }
+  };
+  for (const [n, c] of Object.entries(cfg.checks)) walkChecks(`checks.${n}`, c);
+  cfg.ipvs.services.forEach((s, i) => {
+    walkChecks(`ipvs.services[${i}].check`, s.check);
+    s.backends.forEach((b, j) => walkChecks(`ipvs.services[${i}].backends[${j}].check`, b.check));
+  });
+  cfg.routes.forEach((r, i) => {
+    r.nexthops.forEach((nh, j) => walkChecks(`routes[${i}].nexthops[${j}].check`, nh.check));
+  });
+  if (issues.length === 0) {
+    try {
+      buildPlan(cfg);
+    } catch (err) {
+      if (!(err instanceof HealthPlanError)) throw err;
+      issues.push(...err.issues);
+    }
+  }
 
   if (
     cfg.metrics.enabled &&

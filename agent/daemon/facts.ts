@@ -10,7 +10,6 @@
 //   host                                  local host checks + ready file    { up }
 //   drain                                 maintenance drain                 { up: !drained, reason? }
 //   ready                                 maintenance.readyFile present     { up }
-//   backend-drain:<service>/<address>:<port>  manual backend drain          { up: !drained, weight? }
 //   vrrp:<instance>                       VRRP role                         { up: master }
 import { EventEmitter } from 'node:events';
 
@@ -24,8 +23,6 @@ export interface Fact {
 
 export const factKey = {
   backend: (service: string, address: string, port: number) => `backend:${service}/${address}:${port}`,
-  backendDrain: (service: string, address: string, port: number) =>
-    `backend-drain:${service}/${address}:${port}`,
   nexthop: (prefix: string, table: number, via: string) => `nexthop:${prefix}@${table}/${via}`,
   check: (name: string) => `check:${name}`,
   service: (name: string) => `service:${name}`,

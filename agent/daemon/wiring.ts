@@ -6,6 +6,8 @@ import { BgpSubsystem } from '../bgp/index.js';
 import { collectBgpMetrics } from '../bgp/metrics.js';
 import type { Config } from '../config/schema.js';
 import { DrainSubsystem } from '../drain/index.js';
+import { defaultHealthStateFile, HealthSubsystem } from '../health/index.js';
+import { collectHealthMetrics } from '../health/metrics.js';
 import { KernelSubsystem } from '../kernel/index.js';
 import { collectKernelMetrics } from '../kernel/metrics.js';
 import { MetricsSubsystem } from '../metrics/index.js';
@@ -21,11 +23,17 @@ export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: Dae
     collectVrrpMetrics,
   ]);
   const drain = new DrainSubsystem(ctx);
+  // The state file keeps check results and backend drains across restarts (hitless restart).
+  const health = new HealthSubsystem(ctx, { stateFile: defaultHealthStateFile() });
   const kernel = new KernelSubsystem(ctx);
   const vrrp = new VrrpSubsystem(ctx);
   const bgp = new BgpSubsystem(ctx);
   drain.setSources({
     bgp: () => bgp.drainView(),
+    backends: {
+      drain: (s, a, p) => health.drainBackend(s, a, p),
+      undrain: (s, a, p) => health.undrainBackend(s, a, p),
+    },
     // A master cannot see its backups (they do not advertise), so peers are "unknown" here.
     vrrp: () =>
       ((vrrp.status() as { instances?: { name: string; state: string }[] }).instances ?? []).map((i) => ({
@@ -33,5 +41,5 @@ export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: Dae
         master: i.state === 'master',
       })),
   });
-  return [metrics, drain, kernel, vrrp, bgp];
+  return [metrics, drain, health, kernel, vrrp, bgp];
 }

@@ -9,7 +9,7 @@ import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { ControlFailure, type Handler } from '../control/server.js';
-import { type Facts, factKey } from '../daemon/facts.js';
+import { type Fact, type Facts, factKey } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { type DrainRecord, type DrainState, drainReason, drainState, renderDrainFile } from './file.js';
@@ -20,13 +20,11 @@ export interface DrainSources {
   bgp?: () => { total: number; settled: number; pending: string[] };
   vrrp?: () => VrrpInstanceView[];
   activeConnections?: () => number | undefined;
-}
-
-interface BackendDrain {
-  service: string;
-  address: string;
-  port: number;
-  since: number;
+  /** Manual backend drains (the health subsystem's drainBackend / undrainBackend). */
+  backends?: {
+    drain(service: string, address: string, port?: number): Fact;
+    undrain(service: string, address: string, port?: number): Fact | undefined;
+  };
 }
 
 function readOrNull(path: string): string | null {
@@ -54,7 +52,6 @@ export class DrainSubsystem implements Subsystem {
   private pollTimer?: Timer;
   private expiryTimer?: Timer;
   private stopped = false;
-  private backends = new Map<string, BackendDrain>();
   readonly counters = { fileEvents: 0, polls: 0, changes: 0, expiries: 0 };
 
   constructor(
@@ -125,7 +122,6 @@ export class DrainSubsystem implements Subsystem {
       readyFile: m?.readyFile,
       ready: this.ready,
       watching: [...this.watchers.keys()],
-      backends: [...this.backends.values()].map((b) => ({ ...b, since: new Date(b.since).toISOString() })),
       progress: this.progress(),
       counters: this.counters,
     };
@@ -200,40 +196,27 @@ export class DrainSubsystem implements Subsystem {
   }
 
   private backendDrain(p: Record<string, unknown>, drained: boolean): unknown {
-    const cfg = this.requireCfg();
     const service = optString(p, 'service');
     const address = optString(p, 'address');
     if (!service || !address)
       throw new ControlFailure('service and address are required', undefined, 'invalid_params');
-    const svc = cfg.ipvs.services.find((s) => s.name === service);
-    if (!svc) throw new ControlFailure(`no IPVS service named "${service}"`, undefined, 'invalid_params');
-    const wantPort = typeof p.port === 'number' ? p.port : undefined;
-    const matches = svc.backends.filter(
-      (b) => b.address === address && (wantPort === undefined || (b.port ?? svc.port) === wantPort),
-    );
-    if (matches.length === 0)
-      throw new ControlFailure(
-        `service "${service}" has no backend ${address}${wantPort ? `:${wantPort}` : ''}`,
-        undefined,
-        'invalid_params',
+    const port = typeof p.port === 'number' ? p.port : undefined;
+    const backends = this.sources.backends;
+    if (!backends) throw new ControlFailure('backend drains need the health subsystem, which is not running');
+    // The health model owns backend state: a drain sits ahead of the check result there, is
+    // persisted across restarts, and undrain ramps the weight up over the service's slowStart.
+    try {
+      const fact = drained
+        ? backends.drain(service, address, port)
+        : backends.undrain(service, address, port);
+      this.log.info(
+        { event: drained ? 'backend-drain' : 'backend-undrain', service, address, port },
+        'backend drain changed',
       );
-    if (matches.length > 1)
-      throw new ControlFailure(
-        `service "${service}" has several backends at ${address}; give the port`,
-        undefined,
-        'invalid_params',
-      );
-    const port = matches[0].port ?? svc.port ?? 0;
-    const key = factKey.backendDrain(service, address, port);
-    // weight 0 keeps existing connections (IPVS inhibit); the IPVS subsystem ramps back with slowStart.
-    if (drained) {
-      this.backends.set(key, { service, address, port, since: Date.now() });
-      this.facts.set(key, { up: false, weight: 0, reason: 'drained by operator' });
-    } else {
-      this.backends.delete(key);
-      this.facts.set(key, { up: true });
+      return { service, address, port, drained, fact: fact ?? null };
+    } catch (err) {
+      throw new ControlFailure((err as Error).message, undefined, 'invalid_params');
     }
-    return { key, drained };
   }
 
   private requireCfg(): Config {

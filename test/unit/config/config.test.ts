@@ -69,6 +69,8 @@ const bad: [string, string, string, RegExp][] = [
   ['unknown check type', 'checks: {c: {type: icmp}}', 'checks.c.type', /Invalid input|expected/i],
   ['http expect bad status', 'checks: {c: {type: http, expect: [999]}}', 'checks.c.expect[0]', /<=599|status/],
   ['exec command as a string', 'checks: {c: {type: exec, command: "/bin/true --x"}}', 'checks.c.command', /expected array/],
+  ['check timeout above interval', 'checks: {c: {type: tcp, address: 10.0.0.1, port: 80, interval: 1s, timeout: 2s}}', 'checks.c.timeout', /must not exceed interval/],
+  ['nexthop tcp check without a port', 'routes: [{prefix: 10.0.0.0/24, nexthops: [{via: 10.1.1.1, check: {type: tcp}}]}]', 'routes[0].nexthops[0].check', /needs a port/],
   ['check rise zero', 'checks: {c: {type: tcp, rise: 0}}', 'checks.c.rise', />=1/],
   ['VRID out of range', vrrp(', vrid: 256'), 'vrrp.instances[0].vrid', /<=255/],
   ['VRID zero', vrrp(', vrid: 0'), 'vrrp.instances[0].vrid', />=1/],
@@ -136,14 +138,14 @@ describe('config defaults and normalisation', () => {
   });
 
   it('durations become milliseconds and services get mh defaults', () => {
-    const cfg = parseConfig(svc(', check: {type: tcp, interval: 250ms, timeout: 1m30s}'));
+    const cfg = parseConfig(svc(', check: {type: tcp, interval: 2m, timeout: 1m30s}'));
     const s = cfg.ipvs.services[0];
     assert.equal(s.scheduler, 'mh');
     assert.equal(s.forwarding, 'dr');
     assert.equal(s.onDown, 'weight0');
     assert.equal(typeof s.check, 'object');
     const check = s.check as { interval: number; timeout: number; rise: number; fall: number };
-    assert.deepEqual([check.interval, check.timeout, check.rise, check.fall], [250, 90_000, 2, 3]);
+    assert.deepEqual([check.interval, check.timeout, check.rise, check.fall], [120_000, 90_000, 2, 3]);
   });
 
   it('VIP interface defaults to lo, VRRP to v2 with 1s adverts and preempt', () => {

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { configSchema } from '../../../agent/config/schema.js';
 import { Facts } from '../../../agent/daemon/facts.js';
 import { DrainSubsystem } from '../../../agent/drain/index.js';
+import { HealthSubsystem } from '../../../agent/health/index.js';
 import { FakeClock } from '../../../agent/lib/clock.js';
 
 async function until(fn: () => boolean, what: string): Promise<void> {
@@ -118,27 +119,31 @@ describe('DrainSubsystem', () => {
     assert.equal(sub.progress().done, true);
   });
 
-  it('backend drain publishes weight 0 and names bad input', async () => {
+  it('backend drain goes through the health model: weight 0, persisted, bad input named', async () => {
+    const health = new HealthSubsystem({ log: pino({ level: 'silent' }), clock, facts });
+    sub.setSources({
+      backends: {
+        drain: (s, a, p) => health.drainBackend(s, a, p),
+        undrain: (s, a, p) => health.undrainBackend(s, a, p),
+      },
+    });
+    await health.start(cfg());
     await sub.start(cfg());
     const h = sub.controlHandlers();
-    assert.deepEqual(await h['drain.backend']({ service: 'web', address: '10.0.0.6' }), {
-      key: 'backend-drain:web/10.0.0.6:8080',
-      drained: true,
-    });
-    assert.deepEqual(facts.get('backend-drain:web/10.0.0.6:8080'), {
-      up: false,
-      weight: 0,
-      reason: 'drained by operator',
-    });
+    const r = (await h['drain.backend']({ service: 'web', address: '10.0.0.6' })) as { fact: unknown };
+    assert.deepEqual(r.fact, facts.get('backend:web/10.0.0.6:8080'));
+    assert.equal(facts.get('backend:web/10.0.0.6:8080')?.up, false);
+    assert.match(facts.get('backend:web/10.0.0.6:8080')?.reason ?? '', /drain/);
     await h['undrain.backend']({ service: 'web', address: '10.0.0.6' });
-    assert.equal(facts.get('backend-drain:web/10.0.0.6:8080')?.up, true);
+    assert.equal(facts.get('backend:web/10.0.0.6:8080')?.up, true);
     await assert.rejects(
       async () => h['drain.backend']({ service: 'nope', address: '10.0.0.6' }),
-      /no IPVS service named "nope"/,
+      /no ipvs service named "nope"/i,
     );
     await assert.rejects(
       async () => h['drain.backend']({ service: 'web', address: '10.0.0.9' }),
       /has no backend 10.0.0.9/,
     );
+    await health.stop({ removeState: false });
   });
 });
