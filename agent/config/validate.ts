@@ -209,10 +209,14 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
   for (const [n, c] of Object.entries(cfg.checks)) walkChecks(`checks.${n}`, c);
   cfg.ipvs.services.forEach((s, i) => {
     walkChecks(`ipvs.services[${i}].check`, s.check);
-    s.backends.forEach((b, j) => walkChecks(`ipvs.services[${i}].backends[${j}].check`, b.check));
+    s.backends.forEach((b, j) => {
+      walkChecks(`ipvs.services[${i}].backends[${j}].check`, b.check);
+    });
   });
   cfg.routes.forEach((r, i) => {
-    r.nexthops.forEach((nh, j) => walkChecks(`routes[${i}].nexthops[${j}].check`, nh.check));
+    r.nexthops.forEach((nh, j) => {
+      walkChecks(`routes[${i}].nexthops[${j}].check`, nh.check);
+    });
   });
   if (issues.length === 0) {
     try {

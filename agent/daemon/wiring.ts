@@ -21,6 +21,7 @@ export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: Dae
     collectBgpMetrics,
     collectKernelMetrics,
     collectVrrpMetrics,
+    collectHealthMetrics,
   ]);
   const drain = new DrainSubsystem(ctx);
   // The state file keeps check results and backend drains across restarts (hitless restart).
