@@ -16,7 +16,7 @@ import { collectVrrpMetrics } from '../vrrp/metrics.js';
 import type { DaemonView } from './daemon.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
-export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: DaemonView): Subsystem[] {
+export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: DaemonView): Subsystem[] {
   const metrics = new MetricsSubsystem(ctx, () => daemon.status(), [
     collectBgpMetrics,
     collectKernelMetrics,
@@ -25,7 +25,7 @@ export function buildSubsystems(ctx: SubsystemContext, _cfg: Config, daemon: Dae
   ]);
   const drain = new DrainSubsystem(ctx);
   // The state file keeps check results and backend drains across restarts (hitless restart).
-  const health = new HealthSubsystem(ctx, { stateFile: defaultHealthStateFile() });
+  const health = new HealthSubsystem(ctx, { stateFile: defaultHealthStateFile(cfg.control.socket) });
   const kernel = new KernelSubsystem(ctx);
   const vrrp = new VrrpSubsystem(ctx);
   const bgp = new BgpSubsystem(ctx);

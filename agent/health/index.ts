@@ -33,7 +33,7 @@ export interface HealthOptions {
   startDelay?: (id: string, interval: number) => number;
   /**
    * Check states and backend drains kept across restarts (the daemon passes
-   * defaultHealthStateFile()); without it a restart starts every check from `initial`.
+   * defaultHealthStateFile(cfg.control.socket)); without it a restart starts every check from `initial`.
    */
   stateFile?: string;
 }

@@ -2,9 +2,9 @@
 // state (down by default): all checked backends would go to weight 0 and nexthops leave their
 // routes until `rise` results came in, which is not hitless. The file keeps each check's state and
 // the manual backend drains (a rolling update must survive an agent restart). It lives under /run
-// (tmpfs: gone on reboot, like the kernel state it protects), one file per network namespace.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+// (tmpfs: gone on reboot, like the kernel state it protects), next to the agent's control socket.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { Health } from './machine.js';
 
 export interface HealthState {
@@ -12,14 +12,9 @@ export interface HealthState {
   drained: string[];
 }
 
-export function defaultHealthStateFile(): string {
-  let ns = 'unknown';
-  try {
-    ns = String(statSync('/proc/self/ns/net').ino);
-  } catch {
-    // no /proc: one file for the host
-  }
-  return `/run/lbagent/health-state-netns${ns}.json`;
+/** The state file sits next to the control socket: one per agent, whatever the namespace. */
+export function defaultHealthStateFile(controlSocket: string): string {
+  return join(dirname(controlSocket), 'health-state.json');
 }
 
 /** Reads the state file; a missing file is empty state; a bad one throws naming the file. */

@@ -1,6 +1,6 @@
 // Test helpers for real-kernel tests: network namespaces the test creates (always named lbt-*),
 // processes inside them, bounded waits, and cleanup that also runs when a test fails.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 const created = new Set<string>();
@@ -54,7 +54,20 @@ export function uniq(): string {
 }
 
 /** Runs a command on the host (for `ip netns add`, `ip link add ... netns`, ...). */
-export function sh(argv: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+export interface ShOptions {
+  input?: string;
+  allowFail?: boolean;
+  /** Return stderr after stdout (for commands that report progress on stderr). */
+  stderr?: boolean;
+}
+
+export function sh(argv: string[], opts: ShOptions = {}): string {
+  if (opts.stderr) {
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input: opts.input, timeout: 120_000 });
+    if (r.status !== 0 && !opts.allowFail)
+      throw new Error(`${argv.join(' ')} failed: ${r.stderr.trim() || r.error?.message}`);
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  }
   try {
     return execFileSync(argv[0], argv.slice(1), {
       encoding: 'utf8',
@@ -81,7 +94,7 @@ export function nsExec(
 export class Netns {
   constructor(readonly name: string) {}
 
-  exec(argv: string[], opts: { input?: string; allowFail?: boolean } = {}): string {
+  exec(argv: string[], opts: ShOptions = {}): string {
     return nsExec(this.name, argv, opts);
   }
 
