@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { registerBgpCommands } from './commands/bgp.js';
 import { registerDrainCommands } from './commands/drain.js';
 import { renderHealth } from './commands/health.js';
+import { renderIpvs } from './commands/ipvs.js';
 import { renderKernelStatus } from './commands/kernel.js';
 import { registerPlanCommand } from './commands/plan.js';
 import { subsystemRenderers } from './commands/status.js';
@@ -17,6 +18,15 @@ export function registerExtensions(program: Command, ctx: () => CliContext): voi
   subsystemRenderers.set('kernel', renderKernelStatus);
   subsystemRenderers.set('vrrp', renderVrrp);
   subsystemRenderers.set('health', renderHealth);
+  subsystemRenderers.set('ipvs', renderIpvs);
+  program
+    .command('ipvs')
+    .description('IPVS services and destinations, like ipvsadm -Ln, with fresh connection counters')
+    .action(async () => {
+      const c = ctx();
+      const st = await c.call('ipvs.status');
+      c.out(c.json ? JSON.stringify(st, null, 2) : renderIpvs(st));
+    });
   registerSubsystemView(
     program,
     ctx,

@@ -5,4 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node dist/scripts/demo/lab.js
+if modprobe -q ip_vs 2>/dev/null && modprobe -q ip_vs_mh 2>/dev/null && [ -e /proc/net/ip_vs ]; then
+  exec node dist/scripts/demo/lab.js
+fi
+echo "This kernel ($(uname -r)) has no IPVS: running the demo inside the QEMU harness with Debian's"
+echo "kernel (software emulation, so everything is about ten times slower than on real hardware)."
+LBVM_TIMEOUT="${LBVM_TIMEOUT:-2400}" exec bash test/vm/run-in-vm.sh \
+  "modprobe ip_vs && modprobe ip_vs_mh && node dist/scripts/demo/lab.js"

@@ -237,8 +237,10 @@ export const ipvsService = z.strictObject({
   mhPort: z.boolean().default(false).describe('mh: hash the source port too (IP_VS_SVC_F_SCHED2).'),
   mhFallback: z
     .boolean()
-    .default(false)
-    .describe('mh: pick another destination when the hashed one is unavailable (IP_VS_SVC_F_SCHED1).'),
+    .optional()
+    .describe(
+      'mh: send a flow whose hashed backend has weight 0 (down, drained) to the next one (IP_VS_SVC_F_SCHED1); default true with mh, since without it such flows are dropped',
+    ),
   persistence: z
     .strictObject({
       timeout: duration.prefault('300s'),

@@ -2,12 +2,15 @@
 // (drain, health) start first so consumers (kernel, ipvs, vrrp, bgp) see a full picture on their
 // first reconcile.
 
+import { dirname, join } from 'node:path';
 import { BgpSubsystem } from '../bgp/index.js';
 import { collectBgpMetrics } from '../bgp/metrics.js';
 import type { Config } from '../config/schema.js';
 import { DrainSubsystem } from '../drain/index.js';
 import { defaultHealthStateFile, HealthSubsystem } from '../health/index.js';
 import { collectHealthMetrics } from '../health/metrics.js';
+import { IpvsSubsystem } from '../ipvs/index.js';
+import { collectIpvsMetrics } from '../ipvs/metrics.js';
 import { KernelSubsystem } from '../kernel/index.js';
 import { collectKernelMetrics } from '../kernel/metrics.js';
 import { MetricsSubsystem } from '../metrics/index.js';
@@ -22,15 +25,18 @@ export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: Daem
     collectKernelMetrics,
     collectVrrpMetrics,
     collectHealthMetrics,
+    collectIpvsMetrics,
   ]);
   const drain = new DrainSubsystem(ctx);
   // The state file keeps check results and backend drains across restarts (hitless restart).
   const health = new HealthSubsystem(ctx, { stateFile: defaultHealthStateFile(cfg.control.socket) });
   const kernel = new KernelSubsystem(ctx);
+  const ipvs = new IpvsSubsystem(ctx, { stateFile: join(dirname(cfg.control.socket), 'ipvs-owned.json') });
   const vrrp = new VrrpSubsystem(ctx);
   const bgp = new BgpSubsystem(ctx);
   drain.setSources({
     bgp: () => bgp.drainView(),
+    activeConnections: () => ipvs.activeConnections(),
     backends: {
       drain: (s, a, p) => health.drainBackend(s, a, p),
       undrain: (s, a, p) => health.undrainBackend(s, a, p),
@@ -42,5 +48,5 @@ export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: Daem
         master: i.state === 'master',
       })),
   });
-  return [metrics, drain, health, kernel, vrrp, bgp];
+  return [metrics, drain, health, kernel, ipvs, vrrp, bgp];
 }

@@ -83,7 +83,8 @@ export function serviceSpecOf(svc: IpvsServiceConfig): ServiceSpec {
   let flags = 0;
   if (svc.persistence) flags |= SVC_F_PERSISTENT;
   if (svc.onePacket) flags |= SVC_F_ONEPACKET;
-  if (svc.mhFallback) flags |= SVC_F_SCHED1;
+  // Default on for mh: a weight-0 destination stays in the Maglev table and would drop its flows.
+  if (svc.scheduler === 'mh' && (svc.mhFallback ?? true)) flags |= SVC_F_SCHED1;
   if (svc.mhPort) flags |= SVC_F_SCHED2;
   const spec: ServiceSpec = {
     family,

@@ -93,6 +93,8 @@ export class IpvsSubsystem implements Subsystem {
   private reason?: string;
   private info?: IpvsInfo;
   private observed?: ObservedIpvs;
+  private refreshing?: Promise<unknown>;
+  private refreshedAt = Number.NEGATIVE_INFINITY;
   private lastReconcile?: IpvsStatus['lastReconcile'];
   private counters = { reconciles: 0, writes: 0, errors: 0 };
   private resyncTimer?: Timer;
@@ -195,6 +197,32 @@ export class IpvsSubsystem implements Subsystem {
     return this.status();
   }
 
+  /** `lbctl ipvs` reads a fresh table (connection counters move between reconciles). */
+  controlHandlers(): Record<string, () => Promise<IpvsStatus>> {
+    return { 'ipvs.status': () => this.refresh() };
+  }
+
+  /**
+   * Active connections over the services the agent owns (drain progress counts them down). The
+   * count comes from the last table read; a read older than a second is refreshed in the
+   * background, so a caller polling it (lbctl drain --wait) sees the count fall.
+   */
+  activeConnections(): number | undefined {
+    if (!this.sock) return undefined;
+    const now = this.ctx.clock.now();
+    if (!this.refreshing && now - this.refreshedAt > 1000) {
+      this.refreshedAt = now;
+      this.refreshing = this.refresh()
+        .catch((err) => this.ctx.log.debug({ err }, 'ipvs refresh failed'))
+        .finally(() => {
+          this.refreshing = undefined;
+        });
+    }
+    let n = 0;
+    for (const s of this.status().services) if (s.owned) for (const d of s.dests) n += d.activeConns;
+    return n;
+  }
+
   /** Socket counters (tests and the bench check that a no-op reconcile writes nothing). */
   socketCounters() {
     return this.sock?.counters;
@@ -204,7 +232,7 @@ export class IpvsSubsystem implements Subsystem {
    * flows hashed to it unless mh-fallback is set: say so, since onDown weight0 is the default. */
   private warnConfig(cfg: Config): void {
     for (const s of cfg.ipvs.services) {
-      if (s.scheduler === 'mh' && s.onDown === 'weight0' && !s.mhFallback) {
+      if (s.scheduler === 'mh' && s.onDown === 'weight0' && s.mhFallback === false) {
         this.ctx.log.warn(
           { service: s.name },
           'mh without mhFallback: new flows hashed to a weight-0 (down or drained) backend are dropped; set mhFallback: true to send them to the next backend',

@@ -39,8 +39,11 @@ describe('desiredIpvs', () => {
     const d = desiredIpvs(parseConfig(yaml()), new Facts());
     const web = d.services[0];
     assert.equal(web.key, 'tcp:192.0.2.10:80');
-    assert.equal(web.spec.flags, 0x10);
+    // mh-port as configured, plus mh-fallback, which is on by default with mh.
+    assert.equal(web.spec.flags, 0x18);
     assert.equal(web.spec.scheduler, 'mh');
+    const noFallback = desiredIpvs(parseConfig(yaml('      mhFallback: false')), new Facts()).services[0];
+    assert.equal(noFallback.spec.flags, 0x10);
     assert.deepEqual(
       web.dests.map((x) => `${x.address}:${x.port}/${x.weight}/${x.forwarding}`),
       ['10.0.0.10:80/1/nat', '10.0.0.3:8080/1/nat', '10.0.0.2:80/5/nat'],
