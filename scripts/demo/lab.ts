@@ -470,7 +470,11 @@ export async function runDemo(): Promise<number> {
       what: 'two paths again',
     });
     say(`   router: ${lab.routerRoute().replace(/\n\s*/g, '\n           ')}`);
-    await waitFor(() => vrrpMaster(lab) === 'lb1', { timeoutMs: 30_000, intervalMs: 250, what: 'lb1 to preempt' });
+    await waitFor(() => vrrpMaster(lab) === 'lb1', {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+      what: 'lb1 to preempt',
+    });
     say(`   VRRP: lb1's priority is back to 150, it preempted: ${GW} is on lb1 again`);
 
     step(8, `The VRRP master (${vrrpMaster(lab)}) dies: its agent is killed with SIGKILL`);
