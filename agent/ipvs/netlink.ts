@@ -1,9 +1,17 @@
 // Netlink framing for generic netlink: nlmsghdr + genlmsghdr + attributes (TLVs). Pure byte work,
 // host byte order as the kernel expects (x86/arm little endian). The npm `netlink` package does the
 // socket and family resolution; IPVS attributes are ours (the package has no IPVS support).
+import { align4, type NlMessage, parseAttrs } from '../lib/netlink.js';
 
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
+export {
+  align4,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  type NlMessage,
+  parseAttrs,
+  splitMessages,
+} from '../lib/netlink.js';
+
 export const NLM_F_REQUEST = 0x1;
 export const NLM_F_MULTI = 0x2;
 export const NLM_F_ACK = 0x4;
@@ -12,9 +20,6 @@ export const NLM_F_DUMP = 0x300;
 export const NLM_F_ACK_TLVS = 0x200;
 export const NLMSGERR_ATTR_MSG = 1;
 export const NLA_F_NESTED = 0x8000;
-const NLA_TYPE_MASK = 0x3fff;
-
-export const align4 = (n: number): number => (n + 3) & ~3;
 
 /** One attribute: a type and either raw bytes or nested attributes. */
 export function attr(type: number, payload: Buffer): Buffer {
@@ -79,49 +84,6 @@ export function genlMessage(opts: {
   out.writeUInt8(opts.version, 17);
   let off = 20;
   for (const a of opts.attrs) off += a.copy(out, off);
-  return out;
-}
-
-export interface NlMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  port: number;
-  /** Bytes after the 16-byte header. */
-  payload: Buffer;
-}
-
-/** Splits a datagram into netlink messages; throws on a malformed length (the caller counts and drops). */
-export function splitMessages(buf: Buffer): NlMessage[] {
-  const out: NlMessage[] = [];
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length)
-      throw new Error(`malformed netlink message length ${len} at offset ${off}`);
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      port: buf.readUInt32LE(off + 12),
-      payload: buf.subarray(off + 16, off + len),
-    });
-    off += align4(len);
-  }
-  return out;
-}
-
-/** Parses attributes into a map type → payload (last one wins; types masked of NESTED/BYTEORDER). */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    if (len < 4 || off + len > buf.length)
-      throw new Error(`malformed attribute length ${len} at offset ${off}`);
-    out.set(buf.readUInt16LE(off + 2) & NLA_TYPE_MASK, buf.subarray(off + 4, off + len));
-    off += align4(len);
-  }
   return out;
 }
 

@@ -5,6 +5,10 @@
 // small and golden-tested (test/unit/kernel/codec.test.ts). Layouts: /usr/include/linux/
 // rtnetlink.h, if_addr.h, nexthop.h, netlink.h. Netlink headers are host order (little-endian
 // on every machine we run on); addresses are network order.
+import { align4, type NlMessage, parseAttrs } from '../lib/netlink.js';
+
+export { NLMSG_DONE, NLMSG_ERROR, parseAttrs, splitMessages } from '../lib/netlink.js';
+
 import { addressBytes, bytesToAddress as bytesToAddressSlow, type Family } from '../lib/ip.js';
 
 /** IPv4 has a cheap text form; dumps of thousands of routes spend most of their time here. */
@@ -15,9 +19,6 @@ function bytesToAddress(b: Buffer): string {
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_UNSPEC = 0;
-
-export const NLMSG_ERROR = 2;
-export const NLMSG_DONE = 3;
 
 export const RTM = {
   NEWLINK: 16,
@@ -94,10 +95,6 @@ export const IFF_UP = 0x1;
 export const USER_HZ = 100;
 
 // ---------- attributes ----------
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
 
 /** Appends little-endian fields and rtattrs into one growing buffer: one allocation per message
  * instead of one per attribute (cold apply of thousands of objects is dominated by this). */
@@ -251,21 +248,6 @@ export function attr(type: number, payload: Buffer): Buffer {
   return w.end(s).done();
 }
 
-/** Walks a run of rtattrs; a truncated or overlong attribute stops the walk (malformed input). */
-export function parseAttrs(buf: Buffer): Map<number, Buffer> {
-  const out = new Map<number, Buffer>();
-  let off = 0;
-  while (off + 4 <= buf.length) {
-    const len = buf.readUInt16LE(off);
-    const type = buf.readUInt16LE(off + 2) & 0x3fff; // strip NLA_F_NESTED / NLA_F_NET_BYTEORDER
-    if (len < 4 || off + len > buf.length)
-      throw new Error(`malformed rtattr (type ${type}, len ${len}) at offset ${off}`);
-    out.set(type, buf.subarray(off + 4, off + len));
-    off += align4(len);
-  }
-  return out;
-}
-
 export function familyNumber(f: Family): number {
   return f === 4 ? AF_INET : AF_INET6;
 }
@@ -276,13 +258,7 @@ function familyOfNumber(n: number): Family | 0 {
 
 // ---------- netlink message framing ----------
 
-export interface RawMessage {
-  type: number;
-  flags: number;
-  seq: number;
-  port: number;
-  payload: Buffer;
-}
+export type RawMessage = NlMessage;
 
 /** nlmsghdr + payload. */
 export function frame(type: number, flags: number, seq: number, payload: Buffer): Buffer {
@@ -290,26 +266,6 @@ export function frame(type: number, flags: number, seq: number, payload: Buffer)
   const start = w.beginMessage(type, flags, seq);
   w.bytes(payload);
   return w.endMessage(start).done();
-}
-
-/** Splits a datagram into messages; a bad length ends the walk with an error (caller counts it). */
-export function splitMessages(buf: Buffer): RawMessage[] {
-  const out: RawMessage[] = [];
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length)
-      throw new Error(`malformed netlink message (len ${len}) at offset ${off}`);
-    out.push({
-      type: buf.readUInt16LE(off + 4),
-      flags: buf.readUInt16LE(off + 6),
-      seq: buf.readUInt32LE(off + 8),
-      port: buf.readUInt32LE(off + 12),
-      payload: buf.subarray(off + 16, off + len),
-    });
-    off += align4(len);
-  }
-  return out;
 }
 
 /** NLMSG_ERROR / NLMSG_DONE payload: negative errno (0 = ack). */
