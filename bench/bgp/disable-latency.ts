@@ -125,32 +125,34 @@ protocol bgp b from lb { neighbor ${b.addr} as 65001; }
   );
   children.push(router.spawn(['bird', '-f', '-c', join(work, 'bird.conf'), '-s', join(work, 'bird.ctl')]));
 
-  // Host A: lbagent (driver: drain + bgp subsystems) + ExaBGP with the bridge; withdraw on disable.
+  // Host A: lbagent (the real daemon) + ExaBGP running its bridge; withdraw on disable.
   writeFileSync(
     join(a.dir, 'lbagent.yaml'),
     `log: { level: warn }
 control: { socket: ${join(a.dir, 'lbagent.sock')} }
+metrics: { enabled: false }
 maintenance: { disableFile: ${join(a.dir, 'disable')} }
 bgp: { announcements: [ { prefix: 192.0.2.10/32, withdrawOnDisabled: true } ] }
 `,
   );
   const agent = nsA.spawn([
     'node',
-    join(dist, 'test/netns/bgp/driver.js'),
+    join(dist, 'agent/main.js'),
+    'run',
     '--config',
     join(a.dir, 'lbagent.yaml'),
   ]);
   children.push(agent);
   const agentOut = captureOutput(agent);
-  await waitFor(() => agentOut.text().includes('driver ready'), {
+  await waitFor(() => agentOut.text().includes('lbagent running'), {
     timeoutMs: 15_000,
-    what: 'lbagent driver',
+    what: 'lbagent',
   });
   writeFileSync(
     join(a.dir, 'exabgp.conf'),
     exabgpConf(
       a,
-      `/usr/bin/node ${join(dist, 'agent/bgp/exabgp-bridge-main.js')} --socket ${join(a.dir, 'exabgp.sock')}`,
+      `/usr/bin/node ${join(dist, 'agent/main.js')} exabgp-bridge --socket ${join(a.dir, 'exabgp.sock')}`,
     ),
   );
   children.push(nsA.spawn(['exabgp', join(a.dir, 'exabgp.conf')], { env: EXABGP_ENV, cwd: a.dir }));
@@ -188,7 +190,7 @@ bgp: { announcements: [ { prefix: 192.0.2.10/32, withdrawOnDisabled: true } ] }
     JSON.parse(
       nsA.exec([
         'node',
-        join(dist, 'test/netns/bgp/lbctl.js'),
+        join(dist, 'cli/lbctl.js'),
         '-s',
         join(a.dir, 'lbagent.sock'),
         '--json',

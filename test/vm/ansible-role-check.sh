@@ -115,7 +115,7 @@ check "config rendered" grep -q 'name: lbt-ansible' /etc/lbagent/lbagent.yaml
 if out="$(/usr/bin/lbagent check-config /etc/lbagent/lbagent.yaml 2>&1)"; then
   ok "installed lbagent validates the rendered config: $(echo "$out" | head -n 1)"
 else bad "check-config: $out"; fi
-check "exabgp.conf: bridge process" grep -q "run $NODE /opt/lbagent/current/dist/agent/bgp/exabgp-bridge-main.js --socket /run/lbagent/exabgp.sock;" /etc/exabgp/exabgp.conf
+check "exabgp.conf: bridge process" grep -q "run /usr/bin/lbagent exabgp-bridge --socket /run/lbagent/exabgp.sock;" /etc/exabgp/exabgp.conf
 check "exabgp.conf: both neighbors" test "$(grep -c '^neighbor ' /etc/exabgp/exabgp.conf)" = 2
 check "exabgp.conf: per-neighbor peer-as" grep -q 'peer-as 65002;' /etc/exabgp/exabgp.conf
 check "exabgp --test accepts it" env exabgp.daemon.user=root exabgp --test /etc/exabgp/exabgp.conf

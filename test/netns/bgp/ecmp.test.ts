@@ -1,5 +1,5 @@
-// Real ExaBGP + BIRD in namespaces: two LB hosts (VIP on lo, HTTP server on the VIP, lbagent
-// driver + ExaBGP each) peer with a BIRD router (`merge paths on`) that ECMPs a client's
+// Real ExaBGP + BIRD in namespaces: two LB hosts (VIP on lo, HTTP server on the VIP, the real
+// lbagent daemon + ExaBGP each) peer with a BIRD router (`merge paths on`) that ECMPs a client's
 // requests across them. Checks service down/up, lbctl drain --wait with a client loop,
 // a hand-made disable file (latency to the ExaBGP ack), and an ExaBGP kill/restart.
 import assert from 'node:assert/strict';
@@ -91,7 +91,7 @@ describe('BGP through ExaBGP to BIRD with ECMP', { skip, timeout: 180_000 }, () 
     });
 
   const lbctl = (lb: LbHost, args: string[], allowFail = false) =>
-    lb.ns.exec(['node', join(dist, 'test/netns/bgp/lbctl.js'), '-s', join(lb.dir, 'lbagent.sock'), ...args], {
+    lb.ns.exec(['node', join(dist, 'cli/lbctl.js'), '-s', join(lb.dir, 'lbagent.sock'), ...args], {
       allowFail,
     });
 
@@ -107,7 +107,8 @@ describe('BGP through ExaBGP to BIRD with ECMP', { skip, timeout: 180_000 }, () 
       join(lb.dir, 'lbagent.yaml'),
       `log: { level: info }
 control: { socket: ${join(lb.dir, 'lbagent.sock')} }
-checks: { web: { type: tcp, address: ${VIP_W}, port: 80, interval: 200ms } }
+metrics: { enabled: false }
+checks: { web: { type: tcp, address: ${VIP_W}, port: 80, interval: 200ms, timeout: 150ms, rise: 2, fall: 2 } }
 maintenance: { disableFile: ${join(lb.dir, 'disable')}, pollInterval: 1s, drainTimeout: 20s }
 bgp:
   stopGrace: 3s
@@ -117,18 +118,18 @@ ${withMedPrefix ? `    - { prefix: ${VIP_M}/32, checks: [web] }\n` : ''}`,
     );
 
   const startAgent = async (lb: LbHost) => {
+    // The real agent: health checks, drain, BGP, kernel, all wired as in production.
     lb.agent = lb.ns.spawn([
       'node',
-      join(dist, 'test/netns/bgp/driver.js'),
+      join(dist, 'agent/main.js'),
+      'run',
       '--config',
       join(lb.dir, 'lbagent.yaml'),
-      '--check',
-      `web=${VIP_W}:80`,
     ]);
     lb.agentOut = captureOutput(lb.agent);
-    await waitFor(() => lb.agentOut?.text().includes('driver ready'), {
+    await waitFor(() => lb.agentOut?.text().includes('lbagent running'), {
       timeoutMs: 15_000,
-      what: `${lb.name} driver`,
+      what: `${lb.name} agent`,
     }).catch((err) => {
       throw new Error(`${err.message}\n${lb.agentOut?.text()}`);
     });
@@ -231,7 +232,7 @@ protocol bgp lb2 from lb { neighbor 10.0.2.2 as 65001; }
       writeFileSync(
         join(lb.dir, 'exabgp.conf'),
         `process lbagent {
-  run /usr/bin/node ${join(dist, 'agent/bgp/exabgp-bridge-main.js')} --socket ${join(lb.dir, 'exabgp.sock')};
+  run /usr/bin/node ${join(dist, 'agent/main.js')} exabgp-bridge --socket ${join(lb.dir, 'exabgp.sock')};
   encoder text;
 }
 neighbor ${lb.routerAddr} {

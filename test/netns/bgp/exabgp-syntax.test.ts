@@ -50,6 +50,7 @@ describe('ExaBGP accepts every command form lbagent renders', {
     writeFileSync(
       join(dir, 'lbagent.yaml'),
       `control: { socket: ${join(dir, 'lbagent.sock')} }
+metrics: { enabled: false }
 maintenance: { disableFile: ${join(dir, 'disable')} }
 bgp:
   announcements:
@@ -65,7 +66,7 @@ bgp:
     );
     writeFileSync(
       join(dir, 'exabgp.conf'),
-      `process lbagent { run /usr/bin/node ${join(dist, 'agent/bgp/exabgp-bridge-main.js')} --socket ${join(dir, 'exabgp.sock')}; encoder text; }
+      `process lbagent { run /usr/bin/node ${join(dist, 'agent/main.js')} exabgp-bridge --socket ${join(dir, 'exabgp.sock')}; encoder text; }
 template { neighbor t { local-as 65001; peer-as 65000; family { ipv4 unicast; ipv6 unicast; } api { processes [ lbagent ]; } } }
 neighbor 10.0.1.1 { inherit t; router-id 10.0.1.2; local-address 10.0.1.2; }
 neighbor 10.0.2.1 { inherit t; router-id 10.0.1.2; local-address 10.0.2.2; }
@@ -73,12 +74,13 @@ neighbor 10.0.2.1 { inherit t; router-id 10.0.1.2; local-address 10.0.2.2; }
     );
     const agent = ns.spawn([
       'node',
-      join(dist, 'test/netns/bgp/driver.js'),
+      join(dist, 'agent/main.js'),
+      'run',
       '--config',
       join(dir, 'lbagent.yaml'),
     ]);
     const agentOut = captureOutput(agent);
-    await waitFor(() => agentOut.text().includes('driver ready'), { timeoutMs: 15_000, what: 'driver' });
+    await waitFor(() => agentOut.text().includes('lbagent running'), { timeoutMs: 15_000, what: 'lbagent' });
     const exabgp = ns.spawn(['exabgp', join(dir, 'exabgp.conf')], {
       env: {
         'exabgp.daemon.user': 'root',
@@ -93,7 +95,7 @@ neighbor 10.0.2.1 { inherit t; router-id 10.0.1.2; local-address 10.0.2.2; }
       JSON.parse(
         ns.exec([
           'node',
-          join(dist, 'test/netns/bgp/lbctl.js'),
+          join(dist, 'cli/lbctl.js'),
           '-s',
           join(dir, 'lbagent.sock'),
           '--json',
