@@ -78,6 +78,10 @@ export class DemoLab {
       ns.exec(['sysctl', '-qw', 'net.ipv4.conf.all.rp_filter=0']);
       ns.exec(['sysctl', '-qw', 'net.ipv4.conf.default.rp_filter=0']);
     }
+    // The LB hosts are also the backends' gateway (the VRRP floating IP): direct-routing replies
+    // come back through them with the VIP as source, which they hold on lo. Without accept_local
+    // the kernel drops those as martians.
+    for (const l of LBS) by(l.name).exec(['sysctl', '-qw', 'net.ipv4.conf.all.accept_local=1']);
     // Hash on L4 ports so the router spreads connections from one client over both LB hosts.
     this.router.exec(['sysctl', '-qw', 'net.ipv4.fib_multipath_hash_policy=1']);
 
@@ -507,7 +511,8 @@ export async function runDemo(): Promise<number> {
       intervalMs: 500,
       what: 'preemption',
     });
-    say(`   ${GW} is back on ${master.name}; kernel writes at start: ${kernelWrites(lab, master)}`);
+    say(`   ${GW} is back on ${master.name}; writes since the restart: ${kernelWrites(lab, master)}`);
+    say('   (the kernel writes are the floating IP: removed while backup at start, added back as master)');
     const fin = await traffic(lab, '6 s of traffic', 6);
     expect(fin.failed === 0 && BACKENDS.every((b) => (fin.counts[b.name] ?? 0) > 0), 'everything restored');
 
