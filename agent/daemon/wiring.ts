@@ -37,6 +37,7 @@ export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: Daem
   drain.setSources({
     bgp: () => bgp.drainView(),
     activeConnections: () => ipvs.activeConnections(),
+    trafficIdleMs: () => ipvs.trafficIdleMs(),
     backends: {
       drain: (s, a, p) => health.drainBackend(s, a, p),
       undrain: (s, a, p) => health.undrainBackend(s, a, p),

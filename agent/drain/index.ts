@@ -20,6 +20,8 @@ export interface DrainSources {
   bgp?: () => { total: number; settled: number; pending: string[] };
   vrrp?: () => VrrpInstanceView[];
   activeConnections?: () => number | undefined;
+  /** Milliseconds since a packet last arrived for this host's IPVS services. */
+  trafficIdleMs?: () => number | undefined;
   /** Manual backend drains (the health subsystem's drainBackend / undrainBackend). */
   backends?: {
     drain(service: string, address: string, port?: number): Fact;
@@ -134,6 +136,7 @@ export class DrainSubsystem implements Subsystem {
       vrrp: this.sources.vrrp?.(),
       activeConnections: this.sources.activeConnections?.(),
       connectionsAtStart: this.connectionsAtStart,
+      idleMs: this.sources.trafficIdleMs?.(),
     });
   }
 

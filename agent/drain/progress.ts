@@ -20,7 +20,17 @@ export interface DrainInputs {
   activeConnections?: number;
   /** Active connections when the drain began (for the countdown). */
   connectionsAtStart?: number;
+  /** Time since a packet last arrived for the host's IPVS services; undefined when unknown. */
+  idleMs?: number;
 }
+
+/**
+ * No inbound packet for this long also counts as drained. Behind ECMP, the last packets of a
+ * connection (the client's FIN) may take the other LB host once the route is withdrawn, so
+ * this host's entry stays ESTABLISHED until IPVS's own timeout (15 min) although no traffic is
+ * left; with the same Maglev table on every director, the other host carries such flows on.
+ */
+export const IDLE_DRAINED_MS = 5000;
 
 export interface DrainStage {
   name: 'announcements' | 'vrrp' | 'connections';
@@ -57,15 +67,16 @@ export function drainProgress(i: DrainInputs): DrainProgress {
           : 'mastership moved',
   });
   const c = i.activeConnections;
+  const idle = c !== undefined && c > 0 && i.idleMs !== undefined && i.idleMs >= IDLE_DRAINED_MS;
   stages.push({
     name: 'connections',
-    done: c === undefined || c === 0,
+    done: c === undefined || c === 0 || idle,
     detail:
-      c === undefined
+      (c === undefined
         ? 'no IPVS'
         : i.connectionsAtStart !== undefined
           ? `${c} active (from ${i.connectionsAtStart})`
-          : `${c} active`,
+          : `${c} active`) + (idle ? `, no packets for ${Math.round(i.idleMs! / 1000)}s` : ''),
   });
   const left: string[] = [];
   if (!i.drained) left.push('host is not drained (disable file absent)');

@@ -95,6 +95,8 @@ export class IpvsSubsystem implements Subsystem {
   private observed?: ObservedIpvs;
   private refreshing?: Promise<unknown>;
   private refreshedAt = Number.NEGATIVE_INFINITY;
+  private lastInpkts = -1;
+  private lastTrafficAt?: number;
   private lastReconcile?: IpvsStatus['lastReconcile'];
   private counters = { reconciles: 0, writes: 0, errors: 0 };
   private resyncTimer?: Timer;
@@ -194,7 +196,21 @@ export class IpvsSubsystem implements Subsystem {
   /** Re-reads the kernel table so status() shows fresh counters (for `lbctl ipvs`). */
   async refresh(): Promise<IpvsStatus> {
     if (this.sock) this.observed = await this.observe(undefined);
-    return this.status();
+    const st = this.status();
+    // Inbound packets over owned services: when the count stops moving, no traffic is left.
+    let inpkts = 0;
+    for (const s of st.services) if (s.owned) for (const d of s.dests) inpkts += d.stats?.inpkts ?? 0;
+    if (inpkts !== this.lastInpkts) {
+      this.lastInpkts = inpkts;
+      this.lastTrafficAt = this.ctx.clock.now();
+    }
+    return st;
+  }
+
+  /** Time since the last inbound packet for an owned service (from refreshes; undefined before one). */
+  trafficIdleMs(): number | undefined {
+    this.activeConnections(); // keeps the counters fresh while someone is watching
+    return this.lastTrafficAt === undefined ? undefined : this.ctx.clock.now() - this.lastTrafficAt;
   }
 
   /** `lbctl ipvs` reads a fresh table (connection counters move between reconciles). */

@@ -82,6 +82,9 @@ export class DemoLab {
     // come back through them with the VIP as source, which they hold on lo. Without accept_local
     // the kernel drops those as martians.
     for (const l of LBS) by(l.name).exec(['sysctl', '-qw', 'net.ipv4.conf.all.accept_local=1']);
+    // Behind ECMP, a withdrawn LB host's flows move to the other one mid-connection; with the same
+    // Maglev table there, sloppy_tcp lets IPVS schedule those non-SYN packets to the same backend.
+    for (const l of LBS) by(l.name).exec(['sysctl', '-qw', 'net.ipv4.vs.sloppy_tcp=1'], { allowFail: true });
     // Hash on L4 ports so the router spreads connections from one client over both LB hosts.
     this.router.exec(['sysctl', '-qw', 'net.ipv4.fib_multipath_hash_policy=1']);
 

@@ -63,6 +63,15 @@ describe('drain progress', () => {
     assert.equal(q.done, true);
     assert.deepEqual(q.left, []);
   });
+  it('counts stale connections as drained once no packet has arrived for 5 s', () => {
+    const base = { drained: true, activeConnections: 19, connectionsAtStart: 4 };
+    assert.equal(drainProgress({ ...base, idleMs: 1200 }).done, false);
+    assert.equal(drainProgress({ ...base }).done, false);
+    const idle = drainProgress({ ...base, idleMs: 6000 });
+    assert.equal(idle.done, true);
+    assert.match(idle.stages[2].detail, /19 active \(from 4\), no packets for 6s/);
+  });
+
   it('is not done while the host is not drained, even with nothing to do', () => {
     assert.equal(drainProgress({ drained: false }).done, false);
     assert.equal(drainProgress({ drained: true }).done, true);
