@@ -15,6 +15,8 @@ export interface ConfigIssue {
 }
 
 export class ConfigError extends Error {
+  /** sha256 of the rejected file's text, when it could be read. */
+  hash?: string;
   constructor(
     readonly source: string,
     readonly issues: ConfigIssue[],
@@ -104,6 +106,11 @@ export async function loadConfigFile(path: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(path, [{ path: '', message: `cannot read file: ${(err as Error).message}` }]);
   }
-  const config = parseConfig(text, path);
-  return { path, config, text, hash: createHash('sha256').update(text).digest('hex') };
+  const hash = createHash('sha256').update(text).digest('hex');
+  try {
+    return { path, config: parseConfig(text, path), text, hash };
+  } catch (err) {
+    if (err instanceof ConfigError) err.hash = hash;
+    throw err;
+  }
 }

@@ -500,6 +500,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({})
     .describe('VRRP v2/v3 instances, interoperable with keepalived.'),
+  reload: z
+    .strictObject({
+      watch: z
+        .boolean()
+        .default(true)
+        .describe('reload when the config file changes (inotify, with a poll as fallback)'),
+      debounce: duration
+        .prefault('500ms')
+        .describe('wait this long after the last change (editors write in steps)'),
+      pollInterval: duration.prefault('10s').describe('fallback poll of the file contents'),
+    })
+    .prefault({})
+    .describe('Reloading: SIGHUP, `lbctl reload`, and a watch on the config file.'),
   bgp: bgp.prefault({}).describe('What to announce through ExaBGP, per state (up, down, disabled).'),
   maintenance: maintenance.prefault({}).describe('Maintenance drain: the disable file and the ready file.'),
 });

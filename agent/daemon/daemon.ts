@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { ControlFailure, ControlServer } from '../control/server.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { VERSION } from '../version.js';
+import { ConfigWatch } from './config-watch.js';
 import { Facts } from './facts.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
@@ -51,6 +52,9 @@ export class Daemon implements DaemonView {
   };
   private reloading: Promise<ReloadOutcome> | null = null;
   private stopping = false;
+  private watch?: ConfigWatch;
+  /** Hash of the file the last reload read, accepted or not (the watch skips it). */
+  private lastSeenHash = '';
 
   constructor(private opts: DaemonOptions) {
     this.control = new ControlServer(opts.log);
@@ -91,7 +95,30 @@ export class Daemon implements DaemonView {
       },
       'lbagent running',
     );
+    this.lastSeenHash = this.loaded.hash;
+    this.startWatch(cfg);
     this.opts.onReady?.(this.summaryLine());
+  }
+
+  private startWatch(cfg: Config): void {
+    this.watch?.stop();
+    this.watch = undefined;
+    if (!cfg.reload.watch) return;
+    this.watch = new ConfigWatch(
+      {
+        path: this.opts.configPath,
+        debounceMs: cfg.reload.debounce,
+        pollMs: cfg.reload.pollInterval,
+        currentHash: () => this.lastSeenHash,
+        reload: (why) => {
+          this.opts.log.info({ event: 'reload', trigger: why }, 'config file changed; reloading');
+          void this.reload();
+        },
+      },
+      this.opts.clock ?? systemClock,
+      this.opts.log,
+    );
+    this.watch.start();
   }
 
   /** Re-reads the config file. Invalid config: keep running the old one and report why. */
@@ -102,6 +129,7 @@ export class Daemon implements DaemonView {
       try {
         next = await loadConfigFile(this.opts.configPath);
       } catch (err) {
+        if (err instanceof ConfigError && err.hash) this.lastSeenHash = err.hash;
         const errors =
           err instanceof ConfigError ? err.issues : [{ path: '', message: (err as Error).message }];
         this.reloads.failed++;
@@ -118,6 +146,13 @@ export class Daemon implements DaemonView {
       }
       const prev = this.loaded;
       this.loaded = next;
+      this.lastSeenHash = next.hash;
+      if (
+        prev.config.reload.watch !== next.config.reload.watch ||
+        prev.config.reload.pollInterval !== next.config.reload.pollInterval
+      ) {
+        this.startWatch(next.config);
+      }
       this.opts.log.level = next.config.log.level;
       const failures: string[] = [];
       for (const s of this.subsystems) {
@@ -160,6 +195,7 @@ export class Daemon implements DaemonView {
   async stop(): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.watch?.stop();
     const removeState = this.loaded?.config.kernel.removeOnStop ?? false;
     this.opts.log.info(
       { removeState },

@@ -93,14 +93,7 @@ neighbor 10.0.2.1 { inherit t; router-id 10.0.1.2; local-address 10.0.2.2; }
     const exaOut = captureOutput(exabgp);
     const status = () =>
       JSON.parse(
-        ns.exec([
-          'node',
-          join(dist, 'cli/lbctl.js'),
-          '-s',
-          join(dir, 'lbagent.sock'),
-          '--json',
-          'bgp',
-        ]),
+        ns.exec(['node', join(dist, 'cli/lbctl.js'), '-s', join(dir, 'lbagent.sock'), '--json', 'bgp']),
       ) as Status;
     try {
       await waitFor(() => status().announcements.every((a) => a.acked), {

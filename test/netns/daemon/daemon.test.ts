@@ -104,6 +104,14 @@ describe('daemon lifecycle in a namespace', { skip: !isRoot() && 'needs root' },
       const after2 = JSON.parse((await lbctl(ns, sock, 'status', '--json')).stdout);
       assert.equal(after2.node, 'lbt-node2');
 
+      // The file watch reloads a changed file without a signal.
+      writeFileSync(cfgPath, good.replace('lbt-node', 'lbt-node3'));
+      await waitFor(
+        async () => JSON.parse((await lbctl(ns, sock, 'status', '--json')).stdout).node === 'lbt-node3',
+        { timeoutMs: 15_000, what: 'the file watch to reload' },
+      );
+      assert.match(out.text(), /"trigger":"config file changed \((inotify|poll)\)"/);
+
       // Runtime log level change.
       const ll = await lbctl(ns, sock, 'log-level', 'debug');
       assert.match(ll.stdout, /info -> debug/);

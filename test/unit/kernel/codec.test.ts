@@ -235,7 +235,10 @@ describe('rtnetlink codec', () => {
   });
 
   it('rejects malformed input with an error instead of reading past the end', () => {
-    assert.throws(() => parseAttrs(Buffer.from([0xff, 0x00, 0x01, 0x00, 0x00])), /malformed attribute length/);
+    assert.throws(
+      () => parseAttrs(Buffer.from([0xff, 0x00, 0x01, 0x00, 0x00])),
+      /malformed attribute length/,
+    );
     assert.throws(
       () => splitMessages(Buffer.from('ff000000180000000000000000000000', 'hex')),
       /malformed netlink message/,
