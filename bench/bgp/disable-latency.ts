@@ -188,14 +188,7 @@ bgp: { announcements: [ { prefix: 192.0.2.10/32, withdrawOnDisabled: true } ] }
   const wireB: number[] = [];
   const status = () =>
     JSON.parse(
-      nsA.exec([
-        'node',
-        join(dist, 'cli/lbctl.js'),
-        '-s',
-        join(a.dir, 'lbagent.sock'),
-        '--json',
-        'bgp',
-      ]),
+      nsA.exec(['node', join(dist, 'cli/lbctl.js'), '-s', join(a.dir, 'lbagent.sock'), '--json', 'bgp']),
     ) as {
       announcements: { announced: boolean; acked: boolean; lastAck: { at: number } | null }[];
     };
