@@ -52,6 +52,9 @@ case "$MODE" in
       mount --rbind -o ro /sys "$T/root/sys" 2>/dev/null || mount --rbind /sys "$T/root/sys"
       mount -t tmpfs tmpfs "$T/root/run"
       mount -t tmpfs tmpfs "$T/root/tmp"
+      # The checkout may live under /tmp or /run (CI clones anywhere): make it visible again.
+      mkdir -p "$T/root$REPO"
+      mount --bind "$REPO" "$T/root$REPO"
       exec chroot "$T/root" /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root LANG=C.UTF-8 LBT_DISPOSABLE_ROOT=1 bash "$REPO/test/vm/ansible-role-check.sh" "$TARBALL"
     ' _ "$T" "$REPO" "$TARBALL"

@@ -78,9 +78,13 @@ if [ "$(prop NRestarts)" = 0 ] && [ "$(prop MainPID)" = "$pid1" ] && [ "$(prop A
   ok "watchdog pings keep it alive across 3+ WatchdogSec periods (NRestarts=0, same PID)"
 else bad "watchdog: NRestarts=$(prop NRestarts) MainPID $(prop MainPID) vs $pid1, $(prop ActiveState)"; fi
 
-if timeout 60 systemctl reload lbagent && [ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" = "$pid1" ]; then
+reload_out="$(timeout 60 systemctl reload lbagent 2>&1)"; reload_rc=$?
+# ExecReload (kill -HUP) returns at once; the agent's RELOADING=1 ... READY=1 follow, so the unit
+# may show "reloading" for a moment after systemctl returns.
+for _ in $(seq 1 50); do [ "$(prop ActiveState)" = active ] && break; sleep 0.2; done
+if [ "$reload_rc" = 0 ] && [ "$(prop ActiveState)" = active ] && [ "$(prop MainPID)" = "$pid1" ]; then
   ok "systemctl reload (SIGHUP, RELOADING=1 -> READY=1), same PID"
-else bad "reload: $(prop ActiveState) $(journalctl -u lbagent -n 20 --no-pager -o cat)"; fi
+else bad "reload: rc=$reload_rc ($reload_out) state=$(prop ActiveState) pid=$(prop MainPID) (was $pid1) $(journalctl -u lbagent -n 20 --no-pager -o cat)"; fi
 
 if play run2; then :; fi
 c="$(changed run2)"

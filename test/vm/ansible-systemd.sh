@@ -52,7 +52,9 @@ AllowIsolate=yes
 EOF
   rm -f "$R/etc/machine-id"
   set +e
+  # The checkout and the package may live under /tmp, which the container mounts afresh.
   timeout --foreground 1200 systemd-nspawn -q -D "$R" --private-network --register=no --keep-unit \
+    --bind-ro="$REPO" --bind-ro="$(dirname "$TARBALL")" \
     --boot -- systemd.unit=lbt-e2e.target >"$T/console.log" 2>&1
   rc=$?
   set -e
