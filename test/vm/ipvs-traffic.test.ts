@@ -31,6 +31,7 @@ ipvs:
       vip: ${VIP}
       port: 81
       mhPort: true
+      mhFallback: false # on by default with mh; off here to show the kernel's behaviour without it
       forwarding: dr
       backends:
         - { address: 10.20.1.2 }
