@@ -4,10 +4,17 @@ import type { Config } from '../config/schema.js';
 import type { Clock } from '../lib/clock.js';
 import type { Facts } from './facts.js';
 
+/** Events worth a histogram; the metrics subsystem implements it (absent in unit tests). */
+export interface MetricsSink {
+  reconcile(subsystem: string, seconds: number, ok: boolean): void;
+  checkRun(check: string, kind: string, seconds: number): void;
+}
+
 export interface SubsystemContext {
   log: Logger;
   clock: Clock;
   facts: Facts;
+  metrics?: MetricsSink;
 }
 
 export interface Subsystem {

@@ -27,6 +27,8 @@ export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: Daem
     collectHealthMetrics,
     collectIpvsMetrics,
   ]);
+  // Everything but the metrics subsystem reports per-event histograms through the sink.
+  ctx = { ...ctx, metrics: metrics.sink };
   const drain = new DrainSubsystem(ctx);
   // The state file keeps check results and backend drains across restarts (hitless restart).
   const health = new HealthSubsystem(ctx, { stateFile: defaultHealthStateFile(cfg.control.socket) });

@@ -250,8 +250,9 @@ export class HealthSubsystem implements Subsystem {
 
   // ---------- results → facts ----------
 
-  private onResult(runner: CheckRunner, _result: ProbeResult, t: Transition | undefined): void {
+  private onResult(runner: CheckRunner, result: ProbeResult, t: Transition | undefined): void {
     const id = runner.spec.id;
+    this.ctx.metrics?.checkRun(id, runner.spec.kind, result.latencyMs / 1000);
     if (t) {
       this.transitionReason.set(id, t.reason);
       this.ctx.log.info({ kind: 'check', id, from: t.from, to: t.to, reason: t.reason }, 'health transition');

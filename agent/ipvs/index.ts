@@ -459,6 +459,7 @@ export class IpvsSubsystem implements Subsystem {
       const stillThere = [...this.owned.set].filter((k) => observed.services.has(k));
       this.owned.save([...wantKeys, ...stillThere]);
     }
+    this.ctx.metrics?.reconcile('ipvs', (Date.now() - t0) / 1000, errors.length === 0);
     this.lastReconcile = {
       at: new Date().toISOString(),
       ops: ops.length,

@@ -321,6 +321,7 @@ export class KernelSubsystem implements Subsystem {
     phases?: { observeMs: number; planMs: number; applyMs: number },
   ): void {
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
+    this.ctx.metrics?.reconcile('kernel', (this.ctx.clock.now() - t0) / 1000, failed === 0);
     this.st.lastReconcile = {
       at: new Date().toISOString(),
       durationMs: r3(this.ctx.clock.now() - t0),

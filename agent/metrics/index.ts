@@ -3,7 +3,7 @@
 import type { Server } from 'node:http';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
-import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
+import type { MetricsSink, Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import { VERSION } from '../version.js';
 import { startMetricsServer } from './server.js';
 
@@ -39,6 +39,16 @@ export class AgentMetrics {
     registers: [this.registry],
   });
   readonly reconcileErrors = this.g('reconcile_errors', 'reconcile errors since start', ['subsystem']);
+  readonly reconcileFailures = this.c('reconcile_failures_total', 'reconciles that left an error', [
+    'subsystem',
+  ]);
+  readonly checkDurationHist = new Histogram({
+    name: 'lbagent_check_duration_seconds',
+    help: 'latency of every health check run',
+    labelNames: ['check', 'kind'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
   readonly netlinkErrors = this.g('netlink_errors', 'netlink errors since start by errno name', [
     'subsystem',
     'kind',
@@ -116,6 +126,14 @@ export class AgentMetrics {
 export class MetricsSubsystem implements Subsystem {
   readonly name = 'metrics';
   readonly metrics = new AgentMetrics();
+  /** Handed to the other subsystems (SubsystemContext.metrics) for per-event histograms. */
+  readonly sink: MetricsSink = {
+    reconcile: (subsystem, seconds, ok) => {
+      this.metrics.reconcileDuration.observe({ subsystem }, seconds);
+      if (!ok) this.metrics.reconcileFailures.inc({ subsystem });
+    },
+    checkRun: (check, kind, seconds) => this.metrics.checkDurationHist.observe({ check, kind }, seconds),
+  };
   private server?: Server;
   private listen?: string;
 
