@@ -506,7 +506,7 @@ export async function runDemo(): Promise<number> {
 
     step(
       9,
-      `${master.name}'s agent restarts: it adopts the kernel state it left (no write) and preempts back`,
+      `${master.name}'s agent restarts: it adopts the VIP and IPVS table it left (no IPVS write) and preempts back`,
     );
     lab.startAgent(master);
     await waitFor(() => vrrpMaster(lab) === master.name, {
