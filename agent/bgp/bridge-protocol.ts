@@ -21,15 +21,22 @@ export type BridgeToAgent =
   | { t: 'notice'; text: string };
 
 /** Parses one line from the agent; returns an error text for anything malformed. */
-export function parseAgentMessage(line: string): AgentToBridge | string {
+/** One JSON object per line; an error text for anything else. */
+function parseObject(line: string): Record<string, unknown> | string {
   let m: unknown;
   try {
     m = JSON.parse(line);
   } catch {
     return 'not JSON';
   }
-  if (typeof m !== 'object' || m === null) return 'not an object';
-  const o = m as Record<string, unknown>;
+  return typeof m === 'object' && m !== null && !Array.isArray(m)
+    ? (m as Record<string, unknown>)
+    : 'not an object';
+}
+
+export function parseAgentMessage(line: string): AgentToBridge | string {
+  const o = parseObject(line);
+  if (typeof o === 'string') return o;
   switch (o.t) {
     case 'hello':
       if (o.v !== BRIDGE_PROTOCOL_VERSION) return `protocol version ${String(o.v)} not supported`;
@@ -57,14 +64,8 @@ export function parseAgentMessage(line: string): AgentToBridge | string {
 }
 
 export function parseBridgeMessage(line: string): BridgeToAgent | string {
-  let m: unknown;
-  try {
-    m = JSON.parse(line);
-  } catch {
-    return 'not JSON';
-  }
-  if (typeof m !== 'object' || m === null) return 'not an object';
-  const o = m as Record<string, unknown>;
+  const o = parseObject(line);
+  if (typeof o === 'string') return o;
   switch (o.t) {
     case 'hello':
       if (o.v !== BRIDGE_PROTOCOL_VERSION) return `protocol version ${String(o.v)} not supported`;

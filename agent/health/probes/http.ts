@@ -1,23 +1,15 @@
 // HTTP/HTTPS GET or HEAD check: expected status codes or ranges, optional body regex, Host header,
 // TLS SNI and an option to skip certificate verification. No connection reuse (agent: false):
 // every check proves a fresh connection works.
+
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import type { ProbeSpec } from '../plan.js';
 import { errorReason, hostForUrl, type Probe } from './types.js';
 
-export interface HttpProbeSpec {
-  type: 'http' | 'https';
-  address: string;
-  port: number;
-  path: string;
-  method: 'GET' | 'HEAD';
-  host?: string;
-  expect: (number | string)[];
-  body?: string;
-  sni?: string;
-  insecure: boolean;
-}
+/** The planner's http/https probe spec (agent/health/plan.ts). */
+export type HttpProbeSpec = Extract<ProbeSpec, { kind: 'http' | 'https' }>;
 
 /** Bodies are read up to this many bytes for the regex; a check is not a download. */
 export const MAX_BODY = 64 * 1024;
@@ -39,11 +31,11 @@ export function statusMatcher(expect: (number | string)[]): (status: number) => 
 export function httpProbe(spec: HttpProbeSpec): Probe {
   const matches = statusMatcher(spec.expect);
   const bodyRe = spec.body !== undefined ? new RegExp(spec.body) : undefined;
-  const defaultPort = spec.type === 'https' ? 443 : 80;
+  const defaultPort = spec.kind === 'https' ? 443 : 80;
   const hostHeader =
     spec.host ??
     (spec.port === defaultPort ? hostForUrl(spec.address) : `${hostForUrl(spec.address)}:${spec.port}`);
-  const request = spec.type === 'https' ? httpsRequest : httpRequest;
+  const request = spec.kind === 'https' ? httpsRequest : httpRequest;
   // SNI must be a hostname; without one given, send the Host header's name when it is not an address.
   const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
   const servername = spec.sni ?? (isIP(hostName) ? undefined : hostName);
@@ -63,7 +55,7 @@ export function httpProbe(spec: HttpProbeSpec): Probe {
         method: spec.method,
         headers: { Host: hostHeader, 'User-Agent': 'lbagent-health', Connection: 'close' },
         agent: false,
-        ...(spec.type === 'https' ? { servername, rejectUnauthorized: !spec.insecure } : {}),
+        ...(spec.kind === 'https' ? { servername, rejectUnauthorized: !spec.insecure } : {}),
       });
       req.on('error', (err) => finish(false, errorReason('http', err)));
       cancel.onAbort(() => finish(false, 'aborted'));

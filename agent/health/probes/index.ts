@@ -15,7 +15,7 @@ export function makeProbe(spec: ProbeSpec): Probe {
       return tcpProbe(spec.address, spec.port);
     case 'http':
     case 'https':
-      return httpProbe({ ...spec, type: spec.kind });
+      return httpProbe(spec);
     case 'dns':
       return dnsProbe(spec);
     case 'exec':
