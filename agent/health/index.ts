@@ -6,7 +6,7 @@ import { type Fact, factKey } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { canonicalAddress } from '../lib/ip.js';
-import type { ProbeResult, Transition } from './machine.js';
+import type { Transition } from './machine.js';
 import { backendFact, quorumUp } from './model.js';
 import { type HealthState, loadHealthState, saveHealthState } from './persist.js';
 import {
@@ -18,7 +18,7 @@ import {
   type Subject,
 } from './plan.js';
 import { makeProbe, type Probe } from './probes/index.js';
-import { CheckRunner, LatenessStats } from './scheduler.js';
+import { CheckRunner, CheckWheel, LatenessStats } from './scheduler.js';
 
 export { defaultHealthStateFile } from './persist.js';
 export { buildPlan, HealthPlanError } from './plan.js';
@@ -56,6 +56,7 @@ export class HealthSubsystem implements Subsystem {
   private published = new Set<string>();
   private transitionReason = new Map<string, string>();
   private stats = new LatenessStats();
+  private readonly wheel: CheckWheel;
   private batch = false;
   private seed?: HealthState;
   private saveTimer?: Timer;
@@ -63,7 +64,9 @@ export class HealthSubsystem implements Subsystem {
   constructor(
     private ctx: SubsystemContext,
     private opts: HealthOptions = {},
-  ) {}
+  ) {
+    this.wheel = new CheckWheel(ctx.clock);
+  }
 
   async start(cfg: Config): Promise<void> {
     const plan = buildPlan(cfg);
@@ -93,6 +96,7 @@ export class HealthSubsystem implements Subsystem {
     this.save();
     for (const r of this.runners.values()) r.stop();
     this.runners.clear();
+    this.wheel.close();
     for (const r of this.ramps.values()) r.timer?.cancel();
     this.ramps.clear();
   }
@@ -122,8 +126,9 @@ export class HealthSubsystem implements Subsystem {
         seeded ? { ...spec, machine: { ...spec.machine, initial: seeded } } : spec,
         probes.get(id)!,
         this.ctx.clock,
-        (run, res, t) => this.onResult(run, res, t),
+        this.resultListener,
         this.stats,
+        this.wheel,
       );
       this.runners.set(id, r);
       fresh.push(r);
@@ -250,9 +255,12 @@ export class HealthSubsystem implements Subsystem {
 
   // ---------- results → facts ----------
 
-  private onResult(runner: CheckRunner, result: ProbeResult, t: Transition | undefined): void {
+  private readonly resultListener = (runner: CheckRunner, t: Transition | undefined) =>
+    this.onResult(runner, t);
+
+  private onResult(runner: CheckRunner, t: Transition | undefined): void {
     const id = runner.spec.id;
-    this.ctx.metrics?.checkRun(id, runner.spec.kind, result.latencyMs / 1000);
+    this.ctx.metrics?.checkRun(id, runner.spec.kind, runner.machine.latencyMs / 1000);
     if (t) {
       this.transitionReason.set(id, t.reason);
       this.ctx.log.info({ kind: 'check', id, from: t.from, to: t.to, reason: t.reason }, 'health transition');
@@ -444,7 +452,12 @@ export class HealthSubsystem implements Subsystem {
             checks: this.plan.host,
           }
         : null,
-      scheduler: { checks: this.runners.size, inflight, lateness: this.stats.snapshot() },
+      scheduler: {
+        checks: this.runners.size,
+        inflight,
+        tcpProber: this.wheel.tcpProber,
+        lateness: this.stats.snapshot(),
+      },
     };
   }
 }

@@ -48,7 +48,12 @@ export class CheckMachine {
   private successes = 0;
   private failures = 0;
   private transitions = 0;
-  private lastResult?: ProbeResult & { at: number };
+  // The last result as fields, not an object per run (thousands of runs per second).
+  private lastOk = false;
+  private lastReason = '';
+  private lastLatencyMs = 0;
+  private lastWeight: number | undefined;
+  private lastAt = -1;
   private lastTransitionAt?: number;
   private reason: string;
   private damping?: Damping;
@@ -73,7 +78,24 @@ export class CheckMachine {
   }
 
   get weight(): number | undefined {
-    return this.lastResult?.ok ? this.lastResult.weight : undefined;
+    return this.lastOk ? this.lastWeight : undefined;
+  }
+
+  /** Latency of the last result (ms); 0 before the first. */
+  get latencyMs(): number {
+    return this.lastLatencyMs;
+  }
+
+  get lastResult(): (ProbeResult & { at: number }) | undefined {
+    if (this.lastAt < 0) return undefined;
+    const r: ProbeResult & { at: number } = {
+      ok: this.lastOk,
+      reason: this.lastReason,
+      latencyMs: this.lastLatencyMs,
+      at: this.lastAt,
+    };
+    if (this.lastWeight !== undefined) r.weight = this.lastWeight;
+    return r;
   }
 
   get transitional(): boolean {
@@ -82,8 +104,23 @@ export class CheckMachine {
 
   /** Feeds one probe result; returns the transition of the effective state, if any. */
   record(result: ProbeResult, now: number): Transition | undefined {
-    this.lastResult = { ...result, at: now };
-    if (result.ok) {
+    return this.recordOutcome(result.ok, result.reason, result.latencyMs, result.weight, now);
+  }
+
+  /** record() without a result object (the scheduler's hot path). */
+  recordOutcome(
+    ok: boolean,
+    reason: string,
+    latencyMs: number,
+    weight: number | undefined,
+    now: number,
+  ): Transition | undefined {
+    this.lastOk = ok;
+    this.lastReason = reason;
+    this.lastLatencyMs = latencyMs;
+    this.lastWeight = weight;
+    this.lastAt = now;
+    if (ok) {
       this.successes++;
       this.failures = 0;
       if (this.raw === 'down' && this.successes >= this.params.rise) this.raw = 'up';
@@ -95,8 +132,8 @@ export class CheckMachine {
         this.damping?.charge(now);
       }
     }
-    if (this.raw === 'down' || !result.ok) this.reason = result.reason;
-    return this.settle(now, result.reason);
+    if (this.raw === 'down' || !ok) this.reason = reason;
+    return this.settle(now, reason);
   }
 
   /** Re-evaluates damping at `now` (call at reuseAt()); returns a transition if suppression ended. */

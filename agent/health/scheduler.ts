@@ -1,10 +1,13 @@
-// Runs one check on its schedule: fixed rate (due times advance by the interval, not by the probe's
+// Runs checks on their schedule: fixed rate (due times advance by the interval, not by the probe's
 // duration), a faster interval while rising/falling, a deterministic start-up spread so thousands
 // of checks do not fire in the same millisecond, and a hard timeout that aborts the probe.
+// One wheel (one timer) serves every check of the subsystem; TCP connect checks go through the
+// epoll prober without a promise, closure or timer per run (docs/health.md "Bench").
 import type { Clock, Timer } from '../lib/clock.js';
-import { CheckMachine, type ProbeResult, type Transition } from './machine.js';
+import { CheckMachine, type Transition } from './machine.js';
 import type { CheckSpec } from './plan.js';
-import { Cancel, type Probe } from './probes/types.js';
+import { EpollConnector, errnoCode } from './probes/epoll.js';
+import { Cancel, type Probe, type ProbeOutcome } from './probes/types.js';
 
 /** Start-up offset in [0, interval): FNV-1a of the check id, so it is stable across restarts. */
 export function spreadOffset(id: string, interval: number): number {
@@ -51,19 +54,155 @@ export class LatenessStats {
   }
 }
 
-export type ResultListener = (
-  runner: CheckRunner,
-  result: ProbeResult,
-  transition: Transition | undefined,
-) => void;
+export type ResultListener = (runner: CheckRunner, transition: Transition | undefined) => void;
+
+const connectReasons = new Map<number, string>();
+/** "connected" / "connect ECONNREFUSED", one string per errno (no string per failed run). */
+function connectReason(errno: number): string {
+  let r = connectReasons.get(errno);
+  if (r === undefined) {
+    r = errno === 0 ? 'connected' : `connect ${errnoCode(errno)}`;
+    connectReasons.set(errno, r);
+  }
+  return r;
+}
+
+/**
+ * One timer for all checks: a hashed timing wheel. Events (a run due, a run's timeout) fall into
+ * slots of `quantum` ms, rounded up; slot s lives in bucket s mod BUCKETS (events further away than
+ * the wheel's span stay in their bucket until their round). Bucket arrays are reused, so the
+ * schedule allocates nothing per run (no garbage that survives to the old generation). The clock
+ * timer is armed for the next non-empty slot only; while TCP connects are in flight the wheel also
+ * polls the epoll prober every slot, so a connect's latency is known to a slot.
+ */
+export class CheckWheel {
+  private static readonly BUCKETS = 1024;
+  private readonly buckets: CheckRunner[][] = [];
+  private entries = 0;
+  private done = -1; // last slot processed
+  private timer?: Timer;
+  private timerSlot = Number.POSITIVE_INFINITY;
+  private epoll?: EpollConnector<CheckRunner> | null;
+
+  constructor(
+    private readonly clock: Clock,
+    readonly quantum = 10,
+  ) {
+    for (let i = 0; i < CheckWheel.BUCKETS; i++) this.buckets.push([]);
+  }
+
+  /** The TCP connect prober: epoll (koffi) when it opens, else null (net.connect per probe). */
+  connector(): EpollConnector<CheckRunner> | null {
+    if (this.epoll === undefined) this.epoll = EpollConnector.open<CheckRunner>() ?? null;
+    return this.epoll;
+  }
+
+  /** "epoll", "net", or "unused" (no TCP check has run yet). */
+  get tcpProber(): string {
+    return this.epoll === undefined ? 'unused' : this.epoll ? 'epoll' : 'net';
+  }
+
+  cancelConnect(fd: number): void {
+    this.epoll?.cancel(fd);
+  }
+
+  schedule(r: CheckRunner, at: number): void {
+    let slot = Math.ceil(at / this.quantum);
+    if (slot <= this.done) slot = this.done + 1; // never into a slot already processed
+    r.slot = slot;
+    this.buckets[slot % CheckWheel.BUCKETS].push(r);
+    this.entries++;
+    if (slot < this.timerSlot) this.arm(slot);
+  }
+
+  /** Stops the timer and closes the sockets in flight (runners are stopped by their owner). */
+  close(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerSlot = Number.POSITIVE_INFINITY;
+    for (const b of this.buckets) b.length = 0;
+    this.entries = 0;
+    this.epoll?.close();
+    this.epoll = undefined;
+  }
+
+  private arm(slot: number): void {
+    this.timer?.cancel();
+    this.timerSlot = slot;
+    this.timer = this.clock.setTimeout(this.tick, Math.max(0, slot * this.quantum - this.clock.now()));
+  }
+
+  private readonly connected = (r: CheckRunner, errno: number) => r.connectDone(errno);
+
+  /** Fires the events of one slot and compacts its bucket in place (keeps later rounds). */
+  private process(slot: number): void {
+    const list = this.buckets[slot % CheckWheel.BUCKETS];
+    const len = list.length;
+    let keep = 0;
+    for (let i = 0; i < len; i++) {
+      const r = list[i];
+      if (r.slot === slot) {
+        r.slot = -1;
+        r.fire(); // may schedule into this bucket: appended after len
+      } else if (
+        r.slot > slot &&
+        r.slot % CheckWheel.BUCKETS === slot % CheckWheel.BUCKETS &&
+        r.kept !== slot
+      ) {
+        r.kept = slot; // a later round (once, even if listed twice)
+        list[keep++] = r;
+      }
+    }
+    for (let i = len; i < list.length; i++) list[keep++] = list[i];
+    this.entries -= list.length - keep;
+    list.length = keep;
+  }
+
+  private readonly tick = (): void => {
+    this.timer = undefined;
+    this.timerSlot = Number.POSITIVE_INFINITY;
+    // Completions first: a connect that finished before its deadline's slot is not a timeout.
+    this.epoll?.poll(this.connected);
+    const nowSlot = Math.floor((this.clock.now() + 1) / this.quantum); // timers may fire a hair early
+    // After a long stall every bucket is due at most once.
+    for (let s = Math.max(this.done + 1, nowSlot - CheckWheel.BUCKETS + 1); s <= nowSlot; s++) {
+      this.done = s;
+      this.process(s);
+    }
+    this.done = Math.max(this.done, nowSlot);
+    // Loopback connects are done already: their results go out in this tick.
+    this.epoll?.poll(this.connected);
+    let next = Number.POSITIVE_INFINITY;
+    if (this.entries > 0) {
+      for (let s = nowSlot + 1; s <= nowSlot + CheckWheel.BUCKETS; s++) {
+        if (this.buckets[s % CheckWheel.BUCKETS].length > 0) {
+          next = s;
+          break;
+        }
+      }
+    }
+    if (this.epoll && this.epoll.pending > 0) next = Math.min(next, nowSlot + 1);
+    if (next !== Number.POSITIVE_INFINITY) this.arm(next);
+  };
+}
 
 export class CheckRunner {
   readonly machine: CheckMachine;
-  private timer?: Timer;
+  /** Slot of this runner's pending wheel event (-1: none). */
+  slot = -1;
+  /** Wheel bookkeeping: the slot at which this runner's entry was last carried to a later round. */
+  kept = -1;
   private reuseTimer?: Timer;
   private abort?: Cancel;
+  private fd = -1;
+  private gen = 0;
+  private startedAt = 0;
   private due = 0;
   private stopped = true;
+  private readonly ownWheel?: CheckWheel;
+  private readonly wheel: CheckWheel;
+  private timeoutReason = '';
+  private timeoutReasonFor = -1;
   inflight = false;
   runs = 0;
 
@@ -73,15 +212,18 @@ export class CheckRunner {
     private clock: Clock,
     private onResult: ResultListener,
     private stats?: LatenessStats,
+    wheel?: CheckWheel,
   ) {
     this.machine = new CheckMachine(spec.machine);
+    if (!wheel) this.ownWheel = new CheckWheel(clock);
+    this.wheel = wheel ?? this.ownWheel!;
   }
 
   /** Starts after `delay` ms (default: the spread offset within one interval). */
   start(delay = spreadOffset(this.spec.id, this.spec.interval)): void {
     this.stopped = false;
     this.due = this.clock.now() + delay;
-    this.timer = this.clock.setTimeout(() => this.run(), delay);
+    this.wheel.schedule(this, this.due);
   }
 
   /** New timing for the same probe (reload): state is kept; the next schedule uses it. */
@@ -93,61 +235,117 @@ export class CheckRunner {
 
   stop(): void {
     this.stopped = true;
-    this.timer?.cancel();
+    this.slot = -1;
     this.reuseTimer?.cancel();
-    this.abort?.abort();
+    this.cancelInflight();
+    this.inflight = false;
+    this.ownWheel?.close();
+  }
+
+  /** Wheel event: the next run is due, or the run in flight reached its timeout. */
+  fire(): void {
+    if (this.stopped) return;
+    if (this.inflight) this.timedOut();
+    else this.run();
+  }
+
+  /** The epoll prober finished this runner's connect (errno 0: connected). */
+  connectDone(errno: number): void {
+    this.fd = -1;
+    this.complete(errno === 0, connectReason(errno), undefined, this.clock.now() - this.startedAt);
   }
 
   private run(): void {
-    if (this.stopped) return;
-    const start = this.clock.now();
-    this.stats?.record(Math.max(0, start - this.due));
+    const now = this.clock.now();
+    this.stats?.record(now > this.due ? now - this.due : 0);
     this.inflight = true;
     this.runs++;
+    this.startedAt = now;
+    const timeout = this.spec.timeout;
+    const addr = this.probe.connectTo;
+    const epoll = addr ? this.wheel.connector() : null;
+    if (addr && epoll) {
+      const fd = epoll.start(addr, this);
+      if (fd < 0) {
+        this.complete(false, connectReason(-fd), undefined, 0);
+        return;
+      }
+      this.fd = fd;
+      this.wheel.schedule(this, now + timeout);
+      return;
+    }
+    // Other kinds (and TCP without the epoll prober): a promise per run.
     const ac = new Cancel();
     this.abort = ac;
-    const timeout = this.spec.timeout;
-    let settled = false;
-    const settle = (outcome: { ok: boolean; reason: string; weight?: number; latencyMs?: number }) => {
-      if (settled) return;
-      settled = true;
-      timeoutTimer.cancel();
-      this.inflight = false;
-      if (this.stopped) return;
-      const result: ProbeResult = {
-        ...outcome,
-        latencyMs: outcome.latencyMs ?? Math.max(0, this.clock.now() - start),
-      };
-      const t = this.machine.record(result, this.clock.now());
-      this.onResult(this, result, t);
-      if (this.stopped) return; // stopped by the listener
-      this.scheduleReuse();
-      this.scheduleNext();
-    };
-    // The timeout settles at once: a probe that ignores abort cannot stall the schedule.
-    const timeoutTimer = this.clock.setTimeout(() => {
-      ac.abort();
-      settle({ ok: false, reason: `timeout after ${timeout}ms`, latencyMs: timeout });
-    }, timeout);
-    let p: Promise<{ ok: boolean; reason: string; weight?: number }>;
+    const gen = ++this.gen;
+    this.wheel.schedule(this, now + timeout);
+    let p: Promise<ProbeOutcome>;
     try {
       p = this.probe(ac, timeout);
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.then(settle, (err) =>
-      settle({ ok: false, reason: `probe error: ${(err as Error)?.message ?? String(err)}` }),
+    p.then(
+      (o) => {
+        if (gen === this.gen) this.complete(o.ok, o.reason, o.weight, o.latencyMs);
+      },
+      (err) => {
+        if (gen === this.gen)
+          this.complete(false, `probe error: ${(err as Error)?.message ?? String(err)}`, undefined);
+      },
     );
   }
 
-  private scheduleNext(): void {
+  /** The timeout settles at once: a probe that ignores abort cannot stall the schedule. */
+  private timedOut(): void {
+    const timeout = this.spec.timeout;
+    this.cancelInflight();
+    if (this.timeoutReasonFor !== timeout) {
+      this.timeoutReason = `timeout after ${timeout}ms`;
+      this.timeoutReasonFor = timeout;
+    }
+    this.complete(false, this.timeoutReason, undefined, timeout);
+  }
+
+  private cancelInflight(): void {
+    this.gen++;
+    if (this.fd >= 0) {
+      this.wheel.cancelConnect(this.fd);
+      this.fd = -1;
+    }
+    const ac = this.abort;
+    this.abort = undefined;
+    ac?.abort();
+  }
+
+  private complete(ok: boolean, reason: string, weight: number | undefined, latencyMs?: number): void {
+    if (!this.inflight) return;
+    this.inflight = false;
+    this.abort = undefined;
+    this.gen++;
+    this.slot = -1; // the pending timeout event is void
+    if (this.stopped) return;
     const now = this.clock.now();
-    const fast = this.machine.transitional && this.spec.fastInterval !== undefined;
+    const t = this.machine.recordOutcome(
+      ok,
+      reason,
+      latencyMs ?? Math.max(0, now - this.startedAt),
+      weight,
+      now,
+    );
+    this.onResult(this, t);
+    if (this.stopped) return; // stopped by the listener
+    if (this.spec.machine.damping) this.scheduleReuse();
+    this.scheduleNext(now);
+  }
+
+  private scheduleNext(now: number): void {
+    const fast = this.spec.fastInterval !== undefined && this.machine.transitional;
     const step = fast ? this.spec.fastInterval! : this.spec.interval;
     this.due += step;
     // Fell behind (slow probe, busy loop): skip missed slots instead of bursting.
     if (this.due < now) this.due += Math.ceil((now - this.due) / step) * step;
-    this.timer = this.clock.setTimeout(() => this.run(), this.due - now);
+    this.wheel.schedule(this, this.due);
   }
 
   /** With damping, a suppressed check is re-evaluated when its penalty reaches `reuse`. */
@@ -158,7 +356,7 @@ export class CheckRunner {
     this.reuseTimer = this.clock.setTimeout(() => {
       if (this.stopped) return;
       const t = this.machine.reevaluate(this.clock.now());
-      if (t) this.onResult(this, this.machine.snapshot(this.clock.now()).lastResult!, t);
+      if (t) this.onResult(this, t);
       else this.scheduleReuse();
     }, at - this.clock.now());
   }

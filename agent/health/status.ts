@@ -51,6 +51,8 @@ export interface HealthStatus {
   scheduler: {
     checks: number;
     inflight: number;
+    /** How TCP checks connect: "epoll" (koffi), "net" (fallback), "unused" (none ran yet). */
+    tcpProber: string;
     lateness: { samples: number; p50: number; p99: number; max: number };
   };
 }

@@ -8,6 +8,7 @@ import { parseConfig } from '../../agent/config/load.js';
 import { Facts } from '../../agent/daemon/facts.js';
 import { HealthSubsystem } from '../../agent/health/index.js';
 import { systemClock } from '../../agent/lib/clock.js';
+import { MetricsSubsystem } from '../../agent/metrics/index.js';
 
 const [from, count, intervalMs] = process.argv.slice(2).map(Number);
 const perService = 1000;
@@ -31,7 +32,16 @@ let falseDowns = 0;
 facts.on('change', (key: string, f) => {
   if (key.startsWith('backend:') && f && !f.up) falseDowns++;
 });
-const health = new HealthSubsystem({ log: pino({ level: 'warn' }), clock: systemClock, facts });
+const log = pino({ level: 'warn' });
+// The metrics sink as the daemon wires it: every check run is observed in the histogram.
+const metrics = new MetricsSubsystem({ log, clock: systemClock, facts }, () => ({}), []);
+const withMetrics = process.env.LBT_BENCH_METRICS !== '0';
+const health = new HealthSubsystem({
+  log,
+  clock: systemClock,
+  facts,
+  metrics: withMetrics ? metrics.sink : undefined,
+});
 await health.start(cfg);
 // Event-loop delay of this process: lateness beyond it is the scheduler's, within it the machine's.
 const eld = monitorEventLoopDelay({ resolution: 10 });
@@ -53,6 +63,7 @@ for await (const line of createInterface({ input: process.stdin })) {
       falseDowns,
       runs,
       checks: st.checks.length,
+      tcpProber: st.scheduler.tcpProber,
       lateness: st.scheduler.lateness,
       eventLoopDelay,
       failedNow: failed.slice(0, 5),

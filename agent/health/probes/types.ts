@@ -3,7 +3,13 @@
 import type { ProbeResult } from '../machine.js';
 
 export type ProbeOutcome = Omit<ProbeResult, 'latencyMs'> & { latencyMs?: number };
-export type Probe = (cancel: Cancel, timeoutMs: number) => Promise<ProbeOutcome>;
+export type Probe = ((cancel: Cancel, timeoutMs: number) => Promise<ProbeOutcome>) & {
+  /**
+   * A plain TCP connect check: the target's struct sockaddr. The scheduler then runs it through
+   * the epoll prober (./epoll.ts) when that is available, and calls the function otherwise.
+   */
+  connectTo?: Buffer;
+};
 
 /**
  * Cancellation of one probe run. Lighter than an AbortController (an EventTarget per run shows in

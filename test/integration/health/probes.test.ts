@@ -41,7 +41,8 @@ function probeOnce(probe: ProbeSpec, timeout = 1000): Promise<ProbeResult> {
     origins: [],
   };
   return new Promise((resolve) => {
-    const r = new CheckRunner(spec, makeProbe(probe), systemClock, (run, res) => {
+    const r = new CheckRunner(spec, makeProbe(probe), systemClock, (run) => {
+      const res = run.machine.lastResult!;
       run.stop();
       resolve(res);
     });

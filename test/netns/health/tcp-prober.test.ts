@@ -1,0 +1,82 @@
+// The epoll TCP prober on the real kernel in a namespace the test creates: an open port is up, a
+// closed port is down with ECONNREFUSED, an address whose SYNs are silently dropped (on-link via a
+// veth, to a MAC nobody has) times out at `timeout`, an unroutable address fails
+// at once; the fd count of the prober process is back to its baseline afterwards.
+import assert from 'node:assert/strict';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import {
+  captureOutput,
+  createNetns,
+  destroyNetns,
+  isRoot,
+  type Netns,
+  stopChild,
+  uniq,
+  waitFor,
+} from '../../lib/netns.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ts = import.meta.url.endsWith('.ts');
+const nodeArgv = (script: string, ...args: string[]) =>
+  ts
+    ? [process.execPath, '--import', 'tsx', join(here, `${script}.ts`), ...args]
+    : [process.execPath, join(here, `${script}.js`), ...args];
+
+const LISTENER = `require('net').createServer(s => { s.on('error', () => {}); s.destroy(); }).listen(8080, '127.0.0.1', () => console.log('listening'))`;
+
+describe('epoll TCP prober in a namespace', { skip: !isRoot() && 'needs root' }, () => {
+  let ns: Netns;
+  before(() => {
+    [ns] = createNetns(`lbt-health-tcp-${uniq()}`);
+    // SYNs to 198.51.100.2 leave by v0 to a MAC nobody has: v1 drops them, nothing answers.
+    ns.ip('link add v0 type veth peer name v1');
+    ns.ip('link set v0 up');
+    ns.ip('link set v1 up');
+    ns.ip('addr add 198.51.100.1/24 dev v0');
+    ns.ip('neigh add 198.51.100.2 lladdr 02:00:00:00:00:02 dev v0');
+  });
+  after(() => destroyNetns(ns));
+
+  it('open → up, closed → ECONNREFUSED, dropped → timeout, unroutable → at once; no fd leak', async () => {
+    const listener = ns.spawn([process.execPath, '-e', LISTENER]);
+    try {
+      const out = captureOutput(listener);
+      await waitFor(() => out.text().includes('listening'), { timeoutMs: 10_000, what: 'listener' });
+      const targets = [
+        { name: 'open', address: '127.0.0.1', port: 8080, timeout: 1000 },
+        { name: 'closed', address: '127.0.0.1', port: 8081, timeout: 1000 },
+        { name: 'dropped', address: '198.51.100.2', port: 80, timeout: 300 },
+        { name: 'unroutable', address: '203.0.113.9', port: 80, timeout: 1000 },
+      ];
+      const child = ns.spawn(nodeArgv('prober-child', JSON.stringify(targets)));
+      const text = captureOutput(child);
+      const line = await waitFor(
+        () =>
+          text
+            .text()
+            .split('\n')
+            .find((l) => l.startsWith('{')),
+        {
+          timeoutMs: 30_000,
+          what: 'prober-child result',
+        },
+      );
+      await stopChild(child, 'SIGTERM', 2000);
+      const got = JSON.parse(line!);
+      assert.equal(got.prober, 'epoll');
+      const r = got.results;
+      assert.deepEqual([r.open.ok, r.open.reason], [true, 'connected']);
+      assert.deepEqual([r.closed.ok, r.closed.reason], [false, 'connect ECONNREFUSED']);
+      assert.deepEqual(
+        [r.dropped.ok, r.dropped.reason, r.dropped.latencyMs],
+        [false, 'timeout after 300ms', 300],
+      );
+      assert.deepEqual([r.unroutable.ok, r.unroutable.reason], [false, 'connect ENETUNREACH']);
+      assert.ok(got.fdsAfter <= got.fdsBefore, `fds ${got.fdsBefore} → ${got.fdsAfter}`);
+    } finally {
+      await stopChild(listener, 'SIGKILL', 1000);
+    }
+  });
+});
