@@ -170,7 +170,9 @@ export function encodeIpv4Header(src: string, dst: string, payloadLength: number
 export interface Received {
   src: string;
   dst: string;
-  /** TTL (IPv4) or hop limit (IPv6); undefined when the socket cannot tell (IPv6: the kernel enforces it). */
+  /** TTL (IPv4) or hop limit (IPv6). IPv6 sockets cannot read it (recvfrom): their BPF filter
+   * keeps bad multicast hop limits out (undefined = passed the filter), and the count-only socket
+   * reports those as -1 ("not 255"; socket.ts). */
   ttl?: number;
   /** The VRRP message itself. */
   vrrp: Buffer;

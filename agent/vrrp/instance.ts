@@ -37,7 +37,8 @@ export interface InstanceDeps {
 
 const FILE_POLL_MS = 1000;
 const VIP_WAIT_MS = 2000;
-const VIP_POLL_MS = 2;
+/** Safety net only: the address event from rtnetlink normally ends the wait first. */
+const VIP_POLL_MS = 20;
 
 /** Bare address of a VIP ("192.0.2.1/24" → "192.0.2.1"), canonical. */
 export function vipAddress(v: string): string {
@@ -64,6 +65,7 @@ export class VrrpInstance implements PacketSink {
   /** One pending timer per file/script tracker. */
   private timers = new Map<string, Timer>();
   private vipWait: Timer | undefined;
+  private stopVipWatch: (() => void) | undefined;
   private unsubs: (() => void)[] = [];
   private fileValues = new Map<string, number>();
   private scriptStates: RiseFall[] = [];
@@ -104,6 +106,7 @@ export class VrrpInstance implements PacketSink {
       (a) => this.act(a),
     );
     this.deps.hub.attach(this.cfg.interface, link.index, this.family, !this.cfg.unicast, this);
+    this.ensureAnnouncer(); // sockets open now, not on the takeover's critical path
     this.startTracking();
     this.publish('init');
     this.machine.start();
@@ -246,19 +249,33 @@ export class VrrpInstance implements PacketSink {
     });
   }
 
+  /** The GARP/NA sender of the VIP interface, created once (undefined while that interface is missing). */
+  private ensureAnnouncer(): Announcer | undefined {
+    if (this.announcer) return this.announcer;
+    const ifname = this.cfg.vipInterface ?? this.cfg.interface;
+    const link = this.deps.links.get(ifname);
+    if (!link) return undefined;
+    const factory =
+      this.deps.announcer ??
+      ((n, i, m) =>
+        new LinkAnnouncer(n, i, m, (msg) => this.announceError(msg), {
+          ipv4: this.family === 4,
+          ipv6: this.family === 6,
+          onFallback: (msg) => this.deps.log.warn({ instance: this.name }, msg),
+        }));
+    this.announcer = factory(ifname, link.index, link.mac);
+    return this.announcer;
+  }
+
   /** GARP/NA once the kernel subsystem has put the VIPs on the interface (bounded wait). */
   private announce(): void {
     const ifname = this.cfg.vipInterface ?? this.cfg.interface;
-    const link = this.deps.links.get(ifname);
-    if (!link) {
+    const announcer = this.ensureAnnouncer();
+    if (!announcer) {
       this.lastError = `cannot announce VIPs: no interface ${ifname}`;
       return;
     }
     const g = this.cfg.garp;
-    const factory =
-      this.deps.announcer ?? ((n, i, m) => new LinkAnnouncer(n, i, m, (msg) => this.announceError(msg)));
-    if (!this.announcer) this.announcer = factory(ifname, link.index, link.mac);
-    const announcer = this.announcer;
     const run = new AnnounceRun(this.deps.clock, announcer, () => this.vips, {
       count: g.count,
       repeatDelayMs: g.repeatDelay,
@@ -268,10 +285,17 @@ export class VrrpInstance implements PacketSink {
     this.announceRun?.cancel();
     this.announceRun = run;
     const started = this.deps.clock.now();
+    const done = () => {
+      this.vipWait?.cancel();
+      this.vipWait = undefined;
+      this.stopVipWatch?.();
+      this.stopVipWatch = undefined;
+    };
     const tryStart = () => {
-      if (this.announceRun !== run || this.machine.state !== 'master') return;
+      if (this.announceRun !== run || this.machine.state !== 'master') return done();
       const present = new Set(interfaceAddresses(ifname).map((a) => canonicalAddress(a.address)));
       if (this.vips.every((v) => present.has(v)) || this.deps.announcer) {
+        done();
         this.deps.log.debug(
           { instance: this.name, waitedMs: this.deps.clock.now() - started },
           'vrrp announcing VIPs',
@@ -279,11 +303,15 @@ export class VrrpInstance implements PacketSink {
         return run.start();
       }
       if (this.deps.clock.now() - started >= VIP_WAIT_MS) {
+        done();
         this.announceError(`VIPs not on ${ifname} after ${VIP_WAIT_MS}ms; announcing anyway`);
         return run.start();
       }
+      this.vipWait?.cancel();
       this.vipWait = this.deps.clock.setTimeout(tryStart, VIP_POLL_MS);
     };
+    this.stopVipWatch?.();
+    this.stopVipWatch = this.deps.links.onAddressChange(tryStart);
     tryStart();
   }
 
@@ -458,6 +486,7 @@ export class VrrpInstance implements PacketSink {
     this.stopped = true;
     this.announceRun?.cancel();
     this.vipWait?.cancel();
+    this.stopVipWatch?.();
     this.stopTracking();
     this.announcer?.close();
     this.deps.hub.detach(this.cfg.interface, this.family, this);
@@ -502,6 +531,7 @@ export class VrrpInstance implements PacketSink {
         ? { ...this.authProblem, ageMs: Math.round(now - this.authProblem.at), at: undefined }
         : null,
       lastError: this.lastError ?? null,
+      garpVia: this.family === 4 ? (this.announcer?.garpVia ?? null) : null,
       stats: m?.stats,
     };
   }

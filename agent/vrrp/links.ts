@@ -1,5 +1,7 @@
 // Interface facts for VRRP: index, MAC, up/running, from rtnetlink (npm netlink). Link events
-// (RTNLGRP_LINK) trigger a fresh dump, so a deleted or renamed interface is seen too.
+// (RTNLGRP_LINK) trigger a fresh dump, so a deleted or renamed interface is seen too. Address
+// events (RTNLGRP_IPV4_IFADDR/IPV6_IFADDR) are passed on as they come: an instance that just
+// became master announces its VIPs the moment the kernel layer has added them.
 import { networkInterfaces } from 'node:os';
 import { createRtNetlink } from 'netlink';
 
@@ -17,6 +19,7 @@ export class LinkWatcher {
   private rt: Rt | undefined;
   private links = new Map<string, LinkInfo>();
   private listeners = new Set<(links: Map<string, LinkInfo>) => void>();
+  private addressListeners = new Set<() => void>();
   private refreshing: Promise<void> | undefined;
   private again = false;
 
@@ -28,7 +31,10 @@ export class LinkWatcher {
       this.onError(new Error(`rtnetlink link watch: ${err.message}`)),
     );
     this.rt.addMembership('LINK');
+    this.rt.addMembership('IPV4_IFADDR');
+    this.rt.addMembership('IPV6_IFADDR');
     this.rt.on('message', (msgs) => {
+      if (msgs.some((m) => m.kind === 'address')) for (const fn of this.addressListeners) fn();
       if (msgs.some((m) => m.kind === 'link')) {
         this.refresh().catch((err: Error) => this.onError(new Error(`rtnetlink link dump: ${err.message}`)));
       }
@@ -43,6 +49,12 @@ export class LinkWatcher {
   onChange(fn: (links: Map<string, LinkInfo>) => void): () => void {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
+  }
+
+  /** Called on every address added or removed anywhere (callers re-read what they need). */
+  onAddressChange(fn: () => void): () => void {
+    this.addressListeners.add(fn);
+    return () => this.addressListeners.delete(fn);
   }
 
   private refresh(): Promise<void> {

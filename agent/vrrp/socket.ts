@@ -2,8 +2,15 @@
 // device, joined to the VRRP group, TTL/hop limit 255. IPv4 uses IP_HDRINCL so the source
 // address (the tie-breaker) and TTL are exactly what we put in the header; IPv6 lets the
 // kernel fill the source (link-local) and the checksum (IPV6_CHECKSUM).
+// IPv4 sends go through a second, send-only socket (libc.ts RawIpv4Sender): one synchronous
+// sendto, so a takeover advert is on the wire before the state change fans out.
+// IPv6 hop limit: recvfrom cannot show it, so classic-BPF filters (bpf.ts) check it in the
+// kernel: the VRRP socket never sees multicast adverts with hop limit != 255, and a second
+// receive-only socket sees exactly those, so each is counted as ip_ttl_err (with its VRID).
 import { createRequire } from 'node:module';
+import { endianness } from 'node:os';
 import { addressBytes, type Family } from '../lib/ip.js';
+import { type BpfInsn, dropAllFilter, encodeBpf, hopLimitFilter } from './bpf.js';
 import {
   type DropReason,
   encodeIpv4Header,
@@ -13,6 +20,7 @@ import {
   VRRP_GROUP_V6,
   VRRP_PROTO,
 } from './codec.js';
+import { loadLibc, RawIpv4Sender, sockaddrIn } from './libc.js';
 
 interface RawSocket {
   on(ev: 'message', fn: (buf: Buffer, source: string) => void): void;
@@ -30,6 +38,7 @@ const raw = createRequire(import.meta.url)('raw-socket') as RawModule;
 // From <linux/in.h>, <linux/in6.h>, <asm-generic/socket.h>.
 const SOL_SOCKET = 1;
 const SO_BINDTODEVICE = 25;
+const SO_ATTACH_FILTER = 26;
 const IPPROTO_IP = 0;
 const IP_HDRINCL = 3;
 const IP_MULTICAST_IF = 32;
@@ -52,6 +61,61 @@ export interface SocketOptions {
   multicast: boolean;
 }
 
+/** What the count-only socket reports as the hop limit: its filter only knows "not 255". */
+export const HOP_LIMIT_NOT_255 = -1;
+
+/**
+ * Runs `fn` with a `struct sock_fprog` {u16 len; sock_filter *} for `prog`: the program is copied
+ * to C memory (koffi) for the call, whose address goes in the struct; the kernel copies it in
+ * SO_ATTACH_FILTER. Throws when koffi is missing.
+ */
+function withFprog(prog: BpfInsn[], fn: (fprog: Buffer) => void): void {
+  const libc = loadLibc();
+  if (libc instanceof Error) throw libc;
+  const le = endianness() === 'LE';
+  libc.withCopy(encodeBpf(prog, le), (address) => {
+    const fprog = Buffer.alloc(libc.pointerSize * 2);
+    if (le) fprog.writeUInt16LE(prog.length, 0);
+    else fprog.writeUInt16BE(prog.length, 0);
+    if (libc.pointerSize === 8) {
+      if (le) fprog.writeBigUInt64LE(address, 8);
+      else fprog.writeBigUInt64BE(address, 8);
+    } else if (le) fprog.writeUInt32LE(Number(address), 4);
+    else fprog.writeUInt32BE(Number(address), 4);
+    fn(fprog);
+  });
+}
+
+/** SO_ATTACH_FILTER through raw-socket's setOption. Throws when koffi is missing or the kernel refuses. */
+export function attachFilter(sock: RawSocket, prog: BpfInsn[]): void {
+  withFprog(prog, (fprog) => {
+    try {
+      sock.setOption(SOL_SOCKET, SO_ATTACH_FILTER, fprog, fprog.length);
+    } catch (err) {
+      throw new Error(`SO_ATTACH_FILTER: ${(err as Error).message}`);
+    }
+  });
+}
+
+const int32 = (v: number) => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v, 0);
+  return b;
+};
+
+/** The synchronous IPv4 sender (libc.ts), set up like the raw-socket one; Error when unusable. */
+function openSyncSender(ifname: string, mreqn: Buffer): RawIpv4Sender | Error {
+  return RawIpv4Sender.open(VRRP_PROTO, (setopt) => {
+    // First: it never receives, so nothing may queue up on it.
+    withFprog(dropAllFilter(), (fprog) => setopt('SO_ATTACH_FILTER', SOL_SOCKET, SO_ATTACH_FILTER, fprog));
+    setopt('SO_BINDTODEVICE', SOL_SOCKET, SO_BINDTODEVICE, Buffer.from(`${ifname}\0`));
+    setopt('IP_HDRINCL', IPPROTO_IP, IP_HDRINCL, int32(1));
+    setopt('IP_MULTICAST_IF', IPPROTO_IP, IP_MULTICAST_IF, mreqn);
+    setopt('IP_MULTICAST_TTL', IPPROTO_IP, IP_MULTICAST_TTL, int32(255));
+    setopt('IP_MULTICAST_LOOP', IPPROTO_IP, IP_MULTICAST_LOOP, int32(0));
+  });
+}
+
 function step(what: string, ifname: string, fn: () => void): void {
   try {
     fn();
@@ -62,7 +126,13 @@ function step(what: string, ifname: string, fn: () => void): void {
 
 export class VrrpSocket {
   private sock: RawSocket;
+  /** IPv6: receives only the multicast adverts with a wrong hop limit, to count them. */
+  private ttlSock: RawSocket | undefined;
+  /** IPv4: sends inside the caller's tick (undefined: raw-socket's queued send). */
+  private syncSender: RawIpv4Sender | undefined;
   private closed = false;
+  /** IPv6: whether the hop limit is checked (false where koffi cannot load; logged). */
+  readonly hopLimitChecked: boolean = true;
 
   constructor(
     readonly opts: SocketOptions,
@@ -90,7 +160,20 @@ export class VrrpSocket {
             this.sock.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, mreqn, 12),
           );
         }
+        const sender = openSyncSender(ifname, mreqn);
+        if (sender instanceof Error)
+          onError(new Error(`vrrp socket on ${ifname}: queued sends only (${sender.message})`));
+        else this.syncSender = sender;
       } else {
+        // Before the group join: only a packet racing the socket setup can be queued unfiltered.
+        try {
+          attachFilter(this.sock, hopLimitFilter('accept'));
+        } catch (err) {
+          this.hopLimitChecked = false;
+          onError(
+            new Error(`vrrp socket on ${ifname}: IPv6 hop limit not checked (${(err as Error).message})`),
+          );
+        }
         step('IPV6_CHECKSUM', ifname, () => this.sock.setOption(IPPROTO_IPV6, IPV6_CHECKSUM, 6));
         step('IPV6_MULTICAST_IF', ifname, () =>
           this.sock.setOption(IPPROTO_IPV6, IPV6_MULTICAST_IF, ifindex),
@@ -109,6 +192,7 @@ export class VrrpSocket {
           );
         }
       }
+      if (family === 6 && this.hopLimitChecked) this.ttlSock = this.openTtlCounter(onPacket, onError);
     } catch (err) {
       this.sock.close();
       throw err;
@@ -117,7 +201,8 @@ export class VrrpSocket {
       if (family === 4) {
         onPacket(parseIpv4(buf));
       } else {
-        // recvfrom gives neither the destination nor the hop limit; the kernel verified the checksum.
+        // recvfrom gives neither the destination nor the hop limit (the filter checked it); the
+        // kernel verified the checksum.
         const src = source.split('%')[0];
         onPacket({ src, dst: opts.multicast ? VRRP_GROUP_V6 : '::', vrrp: Buffer.from(buf) });
       }
@@ -127,12 +212,56 @@ export class VrrpSocket {
     });
   }
 
+  /** The count-only IPv6 socket: same device, the 'reject' filter, no checksum offload (the
+   * hop limit is checked first, as in decodeAdvert). */
+  private openTtlCounter(
+    onPacket: (r: Received | { drop: DropReason }) => void,
+    onError: (err: Error) => void,
+  ): RawSocket {
+    const { ifname } = this.opts;
+    const s = raw.createSocket({
+      protocol: VRRP_PROTO,
+      addressFamily: raw.AddressFamily.IPv6,
+      bufferSize: 65535,
+    });
+    try {
+      step('SO_ATTACH_FILTER (hop limit counter)', ifname, () => attachFilter(s, hopLimitFilter('reject')));
+      const dev = Buffer.from(`${ifname}\0`);
+      step('SO_BINDTODEVICE (hop limit counter)', ifname, () =>
+        s.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length),
+      );
+    } catch (err) {
+      s.close();
+      throw err;
+    }
+    s.on('message', (buf, source) => {
+      onPacket({
+        src: source.split('%')[0],
+        dst: VRRP_GROUP_V6,
+        ttl: HOP_LIMIT_NOT_255,
+        vrrp: Buffer.from(buf),
+      });
+    });
+    s.on('error', (err) => {
+      if (!this.closed) onError(new Error(`vrrp hop limit counter on ${ifname}: ${err.message}`));
+    });
+    return s;
+  }
+
   /** Sends one VRRP message; IPv4 gets our own header (source `src`, TTL 255). */
   send(vrrp: Buffer, src: string | undefined, dst: string): Promise<void> {
     const pkt =
       this.opts.family === 4
         ? Buffer.concat([encodeIpv4Header(src ?? '0.0.0.0', dst, vrrp.length), vrrp])
         : vrrp;
+    if (this.syncSender) {
+      try {
+        this.syncSender.send(pkt, sockaddrIn(addressBytes(dst)));
+        return Promise.resolve();
+      } catch {
+        // EAGAIN (queue full) or the like: the queued path below retries and reports.
+      }
+    }
     return new Promise((resolve, reject) => {
       this.sock.send(pkt, 0, pkt.length, dst, (err) =>
         err ? reject(new Error(`vrrp send on ${this.opts.ifname} to ${dst}: ${err.message}`)) : resolve(),
@@ -144,5 +273,7 @@ export class VrrpSocket {
     if (this.closed) return;
     this.closed = true;
     this.sock.close();
+    this.ttlSock?.close();
+    this.syncSender?.close();
   }
 }

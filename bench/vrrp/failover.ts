@@ -5,7 +5,8 @@
 //   firstGarp = last advert of the dead master -> first gratuitous ARP for the VIP from the new master
 // Between runs the master is restarted and preempts back, so the backup keeps running.
 // Usage: npx tsx bench/vrrp/failover.ts [--runs 20] [--versions 2,3] [--quick] [--json FILE]
-import { writeFileSync } from 'node:fs';
+//        npx tsx bench/vrrp/failover.ts --table FILE   (re-renders the table of a saved --json run)
+import { readFileSync, writeFileSync } from 'node:fs';
 import { masterDownIntervalMs } from '../../agent/vrrp/machine.js';
 import { stopChild, waitFor } from '../../test/lib/netns.js';
 import {
@@ -32,6 +33,7 @@ const versions = opt('versions', quick ? '3' : '2,3')
   .split(',')
   .map((v) => Number(v) as 2 | 3);
 const jsonOut = opt('json', '');
+const tableFrom = opt('table', '');
 
 interface Sample {
   failoverMs: number;
@@ -41,6 +43,12 @@ interface Sample {
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Nearest-rank percentile (p in 0..1). */
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.max(0, Math.ceil(p * s.length) - 1)];
 }
 
 async function runSeries(version: 2 | 3, backup: 'lbagent' | 'keepalived'): Promise<Sample[]> {
@@ -106,40 +114,7 @@ async function runSeries(version: 2 | 3, backup: 'lbagent' | 'keepalived'): Prom
   return samples;
 }
 
-const results: Record<string, unknown>[] = [];
-for (const version of versions) {
-  const intervalMs = version === 2 ? 1000 : 50;
-  const limit = masterDownIntervalMs(version, 100, intervalMs);
-  const ka = await runSeries(version, 'keepalived');
-  const lb = await runSeries(version, 'lbagent');
-  const row = {
-    version,
-    intervalMs,
-    runs,
-    rfcLimitMs: Math.round(limit * 10) / 10,
-    keepalived: {
-      failoverMs: median(ka.map((s) => s.failoverMs)),
-      firstGarpMs: median(ka.map((s) => s.firstGarpMs)),
-    },
-    lbagent: {
-      failoverMs: median(lb.map((s) => s.failoverMs)),
-      firstGarpMs: median(lb.map((s) => s.firstGarpMs)),
-    },
-    ratio: {
-      failover: median(lb.map((s) => s.failoverMs)) / median(ka.map((s) => s.failoverMs)),
-      firstGarp: median(lb.map((s) => s.firstGarpMs)) / median(ka.map((s) => s.firstGarpMs)),
-    },
-    samples: { keepalived: ka, lbagent: lb },
-  };
-  results.push(row);
-}
-
-const f = (x: number) => x.toFixed(1);
-console.log(
-  '| VRRP | interval | runs | RFC limit (MDI, prio 100) | backup | failover median | vs limit | first GARP median | ratio to keepalived |',
-);
-console.log('|---|---|---|---|---|---|---|---|---|');
-for (const r of results as {
+interface Row {
   version: number;
   intervalMs: number;
   runs: number;
@@ -147,15 +122,62 @@ for (const r of results as {
   keepalived: Sample;
   lbagent: Sample;
   ratio: { failover: number; firstGarp: number };
-}[]) {
-  for (const who of ['keepalived', 'lbagent'] as const) {
-    const s = r[who];
-    const ratio =
-      who === 'lbagent' ? `${r.ratio.failover.toFixed(3)} / ${r.ratio.firstGarp.toFixed(3)}` : '1 (anchor)';
-    console.log(
-      `| v${r.version} | ${r.intervalMs} ms | ${r.runs} | ${f(r.rfcLimitMs)} ms | ${who} | ${f(s.failoverMs)} ms | ${s.failoverMs - r.rfcLimitMs >= 0 ? '+' : ''}${f(s.failoverMs - r.rfcLimitMs)} ms | ${f(s.firstGarpMs)} ms | ${ratio} |`,
-    );
+  samples: { keepalived: Sample[]; lbagent: Sample[] };
+}
+
+async function measure(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const version of versions) {
+    const intervalMs = version === 2 ? 1000 : 50;
+    const limit = masterDownIntervalMs(version, 100, intervalMs);
+    const ka = await runSeries(version, 'keepalived');
+    const lb = await runSeries(version, 'lbagent');
+    const med = (xs: Sample[]) => ({
+      failoverMs: median(xs.map((s) => s.failoverMs)),
+      firstGarpMs: median(xs.map((s) => s.firstGarpMs)),
+    });
+    rows.push({
+      version,
+      intervalMs,
+      runs,
+      rfcLimitMs: Math.round(limit * 10) / 10,
+      keepalived: med(ka),
+      lbagent: med(lb),
+      ratio: {
+        failover: med(lb).failoverMs / med(ka).failoverMs,
+        firstGarp: med(lb).firstGarpMs / med(ka).firstGarpMs,
+      },
+      samples: { keepalived: ka, lbagent: lb },
+    });
+  }
+  return rows;
+}
+
+/** The table of docs/vrrp.md: medians, p90/max, distance to the RFC limit, GARP after own advert. */
+function printTable(rows: Row[]): void {
+  const f = (x: number) => `${x.toFixed(1)} ms`;
+  const d = (x: number) => `${x >= 0 ? '+' : ''}${x.toFixed(1)} ms`;
+  console.log(
+    '| VRRP | interval | RFC limit (MDI, prio 100) | backup | failover median | vs limit | failover p90 / max | first GARP median | vs limit | GARP p90 / max | GARP − own advert | lbagent ÷ keepalived (failover / GARP) |',
+  );
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    for (const who of ['keepalived', 'lbagent'] as const) {
+      const ss = r.samples[who];
+      const fo = ss.map((s) => s.failoverMs);
+      const ga = ss.map((s) => s.firstGarpMs);
+      const after = median(ss.map((s) => s.firstGarpMs - s.failoverMs));
+      const ratio =
+        who === 'lbagent' ? `${r.ratio.failover.toFixed(3)} / ${r.ratio.firstGarp.toFixed(3)}` : 'anchor';
+      const iv = r.intervalMs >= 1000 ? `${r.intervalMs / 1000} s` : `${r.intervalMs} ms`;
+      console.log(
+        `| v${r.version} | ${iv} | ${f(r.rfcLimitMs)} | ${who} | ${f(median(fo))} | ${d(median(fo) - r.rfcLimitMs)} | ${percentile(fo, 0.9).toFixed(1)} / ${f(Math.max(...fo))} | ${f(median(ga))} | ${d(median(ga) - r.rfcLimitMs)} | ${percentile(ga, 0.9).toFixed(1)} / ${f(Math.max(...ga))} | ${d(after)} | ${ratio} |`,
+      );
+    }
   }
 }
+
+const results: Row[] = tableFrom ? JSON.parse(readFileSync(tableFrom, 'utf8')) : await measure();
+printTable(results);
 if (jsonOut) writeFileSync(jsonOut, JSON.stringify(results, null, 2));
 process.exit(0);

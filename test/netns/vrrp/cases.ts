@@ -88,9 +88,11 @@ export function interopSuite(version: 2 | 3, part: Part = 'all'): void {
           await waitFor(() => hasVip(lan.lb, VIP), { timeoutMs: 2000, what: 'VIP on lbagent eth0' });
           await waitFor(
             () =>
-              times(cap.lines(), new RegExp(`Request who-has ${VIP} .*tell ${VIP}`)).some(
-                (t) => t >= ev.t - 5,
-              ),
+              // keepalived's form: ARP request, sender = target = VIP, target MAC broadcast.
+              times(
+                cap.lines(),
+                new RegExp(`Request who-has ${VIP} \\(ff:ff:ff:ff:ff:ff\\) tell ${VIP}`),
+              ).some((t) => t >= ev.t - 5),
             {
               timeoutMs: 3000,
               what: `gratuitous ARP from lbagent in capture\n${cap.lines().join('\n')}\n${a.stderr().slice(-3000)}`,
@@ -99,6 +101,7 @@ export function interopSuite(version: 2 | 3, part: Part = 'all'): void {
           await cap.stop();
           const st = await a.status();
           assert.equal(st.stats.become_master, 1);
+          assert.equal(st.garpVia, 'af_packet', 'GARP from the AF_PACKET socket, not the arping fallback');
           await a.stop();
         });
       },

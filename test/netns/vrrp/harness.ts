@@ -180,6 +180,7 @@ export interface InstanceStatus {
   priority: { configured: number; effective: number; reasons: string[] };
   masterSeen: { address: string; priority: number; intervalMs: number } | null;
   authProblem: { reason: string; from: string; count: number } | null;
+  garpVia?: 'af_packet' | 'arping' | null;
   stats: Record<string, number>;
 }
 
