@@ -266,6 +266,22 @@ export const ipvsService = z.strictObject({
     .min(0)
     .default(1)
     .describe('Service is up while at least this many backends are healthy (hysteresis: +1 to come back).'),
+  quorumWeight: z
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      "keepalived-style quorum: service is up while the healthy backends' weights sum to at least this (in addition to `quorum`).",
+    ),
+  quorumHysteresis: z
+    .number()
+    .int()
+    .min(0)
+    .default(0)
+    .describe(
+      'quorumWeight tolerance (keepalived `hysteresis`): goes down below quorumWeight - hysteresis, comes back at quorumWeight + hysteresis.',
+    ),
   check: checkRef.optional().describe('default check for backends without their own'),
   backends: z.array(backend).default([]),
 });

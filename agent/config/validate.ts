@@ -111,6 +111,13 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (s.quorum > s.backends.length && s.backends.length > 0) {
       add(`${at}.quorum`, `needs ${s.quorum} healthy backends but the service has ${s.backends.length}`);
     }
+    const totalWeight = s.backends.reduce((sum, b) => sum + b.weight, 0);
+    if (s.quorumWeight !== undefined && s.backends.length > 0 && s.quorumWeight > totalWeight) {
+      add(`${at}.quorumWeight`, `needs weight ${s.quorumWeight} but the backends' weights sum to ${totalWeight}`);
+    }
+    if (s.quorumWeight === undefined && s.quorumHysteresis > 0) {
+      add(`${at}.quorumHysteresis`, 'needs quorumWeight');
+    }
   });
 
   // VRRP: VRID unique per interface and family; v2 whole seconds; auth only for v2.

@@ -7,7 +7,7 @@ import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { canonicalAddress } from '../lib/ip.js';
 import type { Transition } from './machine.js';
-import { backendFact, quorumUp } from './model.js';
+import { backendFact, quorumUp, weightQuorumUp } from './model.js';
 import { type HealthState, loadHealthState, saveHealthState } from './persist.js';
 import {
   type BackendSubject,
@@ -346,21 +346,30 @@ export class HealthSubsystem implements Subsystem {
       this.publish(s.key, { up: v.up, reason: v.reason }, s.key.startsWith('nexthop:') ? 'nexthop' : 'check');
   }
 
-  private serviceCounts(s: ServiceSubject): { healthy: number; total: number } {
+  /** Healthy backends, and their weight (the fact's dynamic / slow-start weight when it has one). */
+  private serviceCounts(s: ServiceSubject): { healthy: number; total: number; healthyWeight: number } {
     let healthy = 0;
-    for (const k of s.backendKeys) if (this.ctx.facts.get(k)?.up !== false) healthy++;
-    return { healthy, total: s.backendKeys.length };
+    let healthyWeight = 0;
+    s.backendKeys.forEach((k, i) => {
+      const f = this.ctx.facts.get(k);
+      if (f?.up === false) return;
+      healthy++;
+      healthyWeight += f?.weight ?? s.backendWeights[i] ?? 0;
+    });
+    return { healthy, total: s.backendKeys.length, healthyWeight };
   }
 
   private updateService(s: ServiceSubject): void {
-    const { healthy, total } = this.serviceCounts(s);
+    const { healthy, total, healthyWeight } = this.serviceCounts(s);
     const prev = this.published.has(s.key) ? this.ctx.facts.get(s.key)?.up : undefined;
-    const up = quorumUp(prev, healthy, s.quorum, total);
-    this.publish(
-      s.key,
-      { up, reason: `${healthy}/${total} backends healthy (quorum ${s.quorum})` },
-      'service',
-    );
+    let up = quorumUp(prev, healthy, s.quorum, total);
+    let reason = `${healthy}/${total} backends healthy (quorum ${s.quorum})`;
+    if (s.quorumWeight !== undefined) {
+      const byWeight = weightQuorumUp(prev, healthyWeight, s.quorumWeight, s.quorumHysteresis);
+      up = up && byWeight; // both must hold, each with its own hysteresis
+      reason += `, healthy weight ${healthyWeight} (quorumWeight ${s.quorumWeight}±${s.quorumHysteresis})`;
+    }
+    this.publish(s.key, { up, reason }, 'service');
   }
 
   private updateHost(): void {
@@ -443,6 +452,7 @@ export class HealthSubsystem implements Subsystem {
         name: s.name,
         up: fact(s.key)?.up ?? true,
         quorum: s.quorum,
+        quorumWeight: s.quorumWeight,
         ...this.serviceCounts(s),
       })),
       host: this.plan.host

@@ -53,3 +53,18 @@ export function quorumUp(prev: boolean | undefined, healthy: number, quorum: num
   if (prev === false) return healthy >= Math.min(quorum + 1, Math.max(total, quorum));
   return healthy >= quorum;
 }
+
+/**
+ * Weight quorum as keepalived's virtual_server `quorum`/`hysteresis`: an up service goes down when
+ * the healthy weight drops below quorum - hysteresis; a down one comes back at quorum + hysteresis.
+ */
+export function weightQuorumUp(
+  prev: boolean | undefined,
+  healthyWeight: number,
+  quorum: number,
+  hysteresis: number,
+): boolean {
+  if (prev === false) return healthyWeight >= quorum + hysteresis;
+  if (prev === true) return healthyWeight >= quorum - hysteresis;
+  return healthyWeight >= quorum;
+}

@@ -72,7 +72,11 @@ export interface ServiceSubject {
   key: string;
   name: string;
   quorum: number;
+  /** keepalived-style weight quorum; backendWeights[i] is the configured weight of backendKeys[i]. */
+  quorumWeight?: number;
+  quorumHysteresis: number;
   backendKeys: string[];
+  backendWeights: number[];
 }
 
 export interface HealthPlan {
@@ -273,7 +277,15 @@ export function buildPlan(cfg: Config): HealthPlan {
         checkId,
       });
     });
-    services.push({ key: factKey.service(s.name), name: s.name, quorum: s.quorum, backendKeys: keys });
+    services.push({
+      key: factKey.service(s.name),
+      name: s.name,
+      quorum: s.quorum,
+      quorumWeight: s.quorumWeight,
+      quorumHysteresis: s.quorumHysteresis,
+      backendKeys: keys,
+      backendWeights: s.backends.map((b) => b.weight),
+    });
   });
 
   const nexthops: Subject[] = [];

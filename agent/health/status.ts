@@ -46,7 +46,15 @@ export interface HealthStatus {
   }[];
   nexthops: SubjectStatus[];
   named: SubjectStatus[];
-  services: { name: string; up: boolean; quorum: number; healthy: number; total: number }[];
+  services: {
+    name: string;
+    up: boolean;
+    quorum: number;
+    quorumWeight?: number;
+    healthy: number;
+    total: number;
+    healthyWeight: number;
+  }[];
   host: { up: boolean; reason: string; checks: string[] } | null;
   scheduler: {
     checks: number;

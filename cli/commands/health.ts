@@ -80,8 +80,14 @@ export function renderHealth(status: unknown): string {
     out.push(
       '',
       table(
-        ['SERVICE', 'STATE', 'HEALTHY', 'QUORUM'],
-        s.services.map((v) => [v.name, state(v.up), `${v.healthy}/${v.total}`, v.quorum]),
+        ['SERVICE', 'STATE', 'HEALTHY', 'QUORUM', 'WEIGHT'],
+        s.services.map((v) => [
+          v.name,
+          state(v.up),
+          `${v.healthy}/${v.total}`,
+          v.quorum,
+          v.quorumWeight === undefined ? '-' : `${v.healthyWeight ?? '?'}/${v.quorumWeight}`,
+        ]),
       ),
     );
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backendFact, quorumUp, rampWeight } from '../../../agent/health/model.js';
+import { backendFact, quorumUp, rampWeight, weightQuorumUp } from '../../../agent/health/model.js';
 import { answerTexts } from '../../../agent/health/probes/dns.js';
 import { execVerdict } from '../../../agent/health/probes/exec.js';
 import { fsFor } from '../../../agent/health/probes/host.js';
@@ -59,6 +59,15 @@ describe('quorum with hysteresis', () => {
   it('caps the come-back threshold at the number of backends; quorum 0 is always up', () => {
     assert.equal(quorumUp(false, 2, 2, 2), true);
     assert.equal(quorumUp(false, 0, 0, 2), true);
+  });
+  it('weight quorum follows keepalived: down below q-h, back at q+h', () => {
+    assert.equal(weightQuorumUp(undefined, 20, 20, 5), true);
+    assert.equal(weightQuorumUp(undefined, 19, 20, 5), false);
+    assert.equal(weightQuorumUp(true, 15, 20, 5), true, 'within the tolerance stays up');
+    assert.equal(weightQuorumUp(true, 14, 20, 5), false);
+    assert.equal(weightQuorumUp(false, 24, 20, 5), false, 'needs q+h to come back');
+    assert.equal(weightQuorumUp(false, 25, 20, 5), true);
+    assert.equal(weightQuorumUp(true, 19, 20, 0), false, 'no hysteresis: plain threshold');
   });
 });
 

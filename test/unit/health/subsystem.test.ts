@@ -102,6 +102,31 @@ describe('HealthSubsystem (fake clock, scripted probes)', () => {
     assert.equal(h.facts.get('service:web')?.up, true);
   });
 
+  it('weight quorum: healthy weight below quorumWeight - hysteresis takes the service down', async () => {
+    const h = harness(
+      WEB.replace('quorum: 2', 'quorum: 1\n      quorumWeight: 25\n      quorumHysteresis: 5').replace(
+        'slowStart: 10s',
+        'slowStart: 0s',
+      ),
+    );
+    current = h;
+    await h.health.start(h.config);
+    h.behaviour.set('10.0.0.1:80', 'fail');
+    await h.advance(3100);
+    assert.equal(h.facts.get('service:web')?.up, true, '20 >= 25 - 5');
+    h.behaviour.set('10.0.0.2:80', 'fail');
+    await h.advance(3100);
+    assert.equal(h.facts.get('service:web')?.up, false, '10 < 20');
+    assert.match(h.facts.get('service:web')?.reason ?? '', /healthy weight 10 \(quorumWeight 25±5\)/);
+    h.behaviour.set('10.0.0.1:80', 'ok');
+    await h.advance(2000);
+    assert.equal(h.facts.get('service:web')?.up, false, '20 < 25 + 5: not back yet');
+    h.behaviour.set('10.0.0.2:80', 'ok');
+    await h.advance(2000);
+    assert.equal(h.facts.get('service:web')?.up, true, '30 >= 30');
+    assert.equal(h.health.status().services[0].healthyWeight, 30);
+  });
+
   it('drain sits ahead of the check; undrain ramps over slowStart', async () => {
     const h = harness(WEB);
     current = h;
