@@ -2,7 +2,7 @@
 // reads. Pure functions from objects to message bodies (attribute lists) and back; the socket adds
 // the nlmsghdr/genlmsghdr with genlMessage().
 import { addressBytes, bytesToAddress, type Family } from '../lib/ip.js';
-import { attr, be16, nested, parseAttrs, readString, readUint, str, u8, u16, u32 } from './netlink.js';
+import { AttrWriter, attr, nested, parseAttrs, readString, readUint, u32 } from './netlink.js';
 import {
   type DestSpec,
   destKey,
@@ -116,16 +116,33 @@ const FWD_NAME = invert(FWD_NUM);
 const TUN_NAME = invert(TUN_NUM);
 
 /** union nf_inet_addr: the kernel copies up to 16 bytes; we always send all 16. */
-function inetAddr(type: number, address: string): Buffer {
-  const out = Buffer.alloc(20);
-  out.writeUInt16LE(20, 0);
-  out.writeUInt16LE(type, 2);
-  const q = address.split('.');
-  if (q.length === 4) {
-    // Hot path (60,000 writes in a cold apply): dotted quad straight into the attribute.
-    for (let i = 0; i < 4; i++) out[4 + i] = Number(q[i]);
-  } else addressBytes(address).copy(out, 4);
-  return out;
+function inetAddr(w: AttrWriter, type: number, address: string): void {
+  const at = w.reserve(type, 16);
+  // Hot path (60,000 writes in a cold apply): a dotted quad parsed straight into the attribute.
+  if (!writeDottedQuad(w.raw, at, address)) addressBytes(address).copy(w.raw, at);
+}
+
+/** Writes a canonical dotted quad's 4 bytes at `at`; false (nothing meaningful written) otherwise. */
+function writeDottedQuad(b: Buffer, at: number, a: string): boolean {
+  let part = 0;
+  let v = 0;
+  let digits = 0;
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (!digits || part === 3) return false;
+      b[at + part++] = v;
+      v = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57 && digits < 3) {
+      v = v * 10 + (c - 48);
+      if (v > 255) return false;
+      digits++;
+    } else return false;
+  }
+  if (part !== 3 || !digits) return false;
+  b[at + 3] = v;
+  return true;
 }
 
 function readAddr(b: Buffer | undefined, family: Family, what: string): string {
@@ -134,64 +151,95 @@ function readAddr(b: Buffer | undefined, family: Family, what: string): string {
   return bytesToAddress(b.subarray(0, n));
 }
 
+// One writer for every request: encoding is synchronous, and take() copies the result out.
+const w = new AttrWriter();
+
 // Destination writes of one service share its spec object: encode its identifying nest once.
 const serviceNestCache = new WeakMap<ServiceId, Buffer>();
 function serviceNest(s: ServiceId): Buffer {
   let b = serviceNestCache.get(s);
   if (!b) {
-    b = nested(CMD_ATTR.SERVICE, serviceIdAttrs(s));
+    const n = w.begin(CMD_ATTR.SERVICE);
+    serviceIdAttrs(s);
+    b = w.end(n).take();
     serviceNestCache.set(s, b);
   }
   return b;
 }
 
 /** The attributes that identify a service (for DEL_SERVICE and as the service of dest commands). */
-function serviceIdAttrs(s: ServiceId): Buffer[] {
-  const out = [u16(SVC.AF, afOf(s.family))];
+function serviceIdAttrs(s: ServiceId): void {
+  w.u16(SVC.AF, afOf(s.family));
   if (s.fwmark) {
-    out.push(u32(SVC.FWMARK, s.fwmark));
+    w.u32(SVC.FWMARK, s.fwmark);
   } else {
     if (!s.address || !s.port)
       throw new Error(`service ${s.protocol}:${s.address}:${s.port}: address and port are required`);
-    out.push(u16(SVC.PROTOCOL, PROTO_NUM[s.protocol]), inetAddr(SVC.ADDR, s.address), be16(SVC.PORT, s.port));
+    w.u16(SVC.PROTOCOL, PROTO_NUM[s.protocol]);
+    inetAddr(w, SVC.ADDR, s.address);
+    w.be16(SVC.PORT, s.port);
   }
-  return out;
 }
 
-function serviceFullAttrs(s: ServiceSpec): Buffer[] {
+function serviceFullAttrs(s: ServiceSpec): void {
   if (s.scheduler.length < 1 || s.scheduler.length > SCHED_MAXLEN) {
     throw new Error(`scheduler name "${s.scheduler}" must be 1-${SCHED_MAXLEN} characters`);
   }
-  const flags = Buffer.alloc(8);
-  flags.writeUInt32LE(s.flags >>> 0, 0);
-  flags.writeUInt32LE(0xffffffff, 4); // mask: we send the whole flag word
-  const netmask = Buffer.alloc(4);
+  serviceIdAttrs(s);
+  w.str(SVC.SCHED_NAME, s.scheduler);
+  if (s.pe) w.str(SVC.PE_NAME, s.pe);
+  // mask ~0: we send the whole flag word.
+  w.u32pair(SVC.FLAGS, s.flags, 0xffffffff).u32(SVC.TIMEOUT, s.timeout);
   // IPv4: a mask in network order; IPv6: a prefix length the kernel reads as a host-order u32.
-  if (s.family === 4) netmask.writeUInt32BE(s.netmask >>> 0);
-  else netmask.writeUInt32LE(s.netmask >>> 0);
-  const out = [...serviceIdAttrs(s), str(SVC.SCHED_NAME, s.scheduler)];
-  if (s.pe) out.push(str(SVC.PE_NAME, s.pe));
-  out.push(attr(SVC.FLAGS, flags), u32(SVC.TIMEOUT, s.timeout), attr(SVC.NETMASK, netmask));
-  return out;
+  if (s.family === 4) w.be32(SVC.NETMASK, s.netmask);
+  else w.u32(SVC.NETMASK, s.netmask);
 }
 
-function destAttrs(d: DestSpec, full: boolean): Buffer[] {
-  const out = [inetAddr(DEST.ADDR, d.address), be16(DEST.PORT, d.port)];
-  if (!full) return [...out, u16(DEST.ADDR_FAMILY, afOf(d.family))];
-  out.push(
-    u32(DEST.FWD_METHOD, FWD_NUM[d.forwarding]),
-    u32(DEST.WEIGHT, d.weight),
-    u32(DEST.U_THRESH, d.upperThreshold),
-    u32(DEST.L_THRESH, d.lowerThreshold),
-    u16(DEST.ADDR_FAMILY, afOf(d.family)),
-  );
-  if (d.forwarding === 'tun') {
-    out.push(u8(DEST.TUN_TYPE, TUN_NUM[d.tunnelType ?? 'ipip']));
-    if (d.tunnelPort) out.push(be16(DEST.TUN_PORT, d.tunnelPort));
-    if (d.tunnelFlags) out.push(u16(DEST.TUN_FLAGS, d.tunnelFlags));
+function destAttrs(d: DestSpec, full: boolean): void {
+  inetAddr(w, DEST.ADDR, d.address);
+  w.be16(DEST.PORT, d.port);
+  if (!full) {
+    w.u16(DEST.ADDR_FAMILY, afOf(d.family));
+    return;
   }
-  return out;
+  w.u32(DEST.FWD_METHOD, FWD_NUM[d.forwarding])
+    .u32(DEST.WEIGHT, d.weight)
+    .u32(DEST.U_THRESH, d.upperThreshold)
+    .u32(DEST.L_THRESH, d.lowerThreshold)
+    .u16(DEST.ADDR_FAMILY, afOf(d.family));
+  if (d.forwarding === 'tun') {
+    w.u8(DEST.TUN_TYPE, TUN_NUM[d.tunnelType ?? 'ipip']);
+    if (d.tunnelPort) w.be16(DEST.TUN_PORT, d.tunnelPort);
+    if (d.tunnelFlags) w.u16(DEST.TUN_FLAGS, d.tunnelFlags);
+  }
 }
+
+/** `fill` writes into the shared writer; the result is one buffer of attributes. */
+function body(fill: () => void): Buffer[] {
+  try {
+    fill();
+    return [w.take()];
+  } catch (err) {
+    w.take(); // drop the partial encoding
+    throw err;
+  }
+}
+const serviceBody = (full: ServiceSpec | undefined, id: ServiceId): Buffer[] =>
+  body(() => {
+    const n = w.begin(CMD_ATTR.SERVICE);
+    if (full) serviceFullAttrs(full);
+    else serviceIdAttrs(id);
+    w.end(n);
+  });
+const destBody = (s: ServiceId, d: DestSpec, full: boolean): Buffer[] => {
+  const svc = serviceNest(s);
+  return body(() => {
+    w.append(svc);
+    const n = w.begin(CMD_ATTR.DEST);
+    destAttrs(d, full);
+    w.end(n);
+  });
+};
 
 /** A request body: the genl command plus its attributes. */
 export interface IpvsRequest {
@@ -209,45 +257,38 @@ const destWhat = (s: ServiceId, d: { address: string; port: number; family: Fami
 export const encode = {
   newService: (s: ServiceSpec): IpvsRequest => ({
     cmd: CMD.NEW_SERVICE,
-    attrs: [nested(CMD_ATTR.SERVICE, serviceFullAttrs(s))],
+    attrs: serviceBody(s, s),
     what: svcWhat(s),
   }),
   setService: (s: ServiceSpec): IpvsRequest => ({
     cmd: CMD.SET_SERVICE,
-    attrs: [nested(CMD_ATTR.SERVICE, serviceFullAttrs(s))],
+    attrs: serviceBody(s, s),
     what: svcWhat(s),
   }),
   delService: (s: ServiceId): IpvsRequest => ({
     cmd: CMD.DEL_SERVICE,
-    attrs: [nested(CMD_ATTR.SERVICE, serviceIdAttrs(s))],
+    attrs: serviceBody(undefined, s),
     what: svcWhat(s),
   }),
   getServices: (): IpvsRequest => ({ cmd: CMD.GET_SERVICE, attrs: [], dump: true, what: 'service dump' }),
   getService: (s: ServiceId): IpvsRequest => ({
     cmd: CMD.GET_SERVICE,
-    attrs: [nested(CMD_ATTR.SERVICE, serviceIdAttrs(s))],
+    attrs: serviceBody(undefined, s),
     what: svcWhat(s),
   }),
   newDest: (s: ServiceId, d: DestSpec): IpvsRequest => ({
     cmd: CMD.NEW_DEST,
-    attrs: [serviceNest(s), nested(CMD_ATTR.DEST, destAttrs(d, true))],
+    attrs: destBody(s, d, true),
     what: destWhat(s, d),
   }),
   setDest: (s: ServiceId, d: DestSpec): IpvsRequest => ({
     cmd: CMD.SET_DEST,
-    attrs: [serviceNest(s), nested(CMD_ATTR.DEST, destAttrs(d, true))],
+    attrs: destBody(s, d, true),
     what: destWhat(s, d),
   }),
   delDest: (s: ServiceId, d: { address: string; port: number; family: Family }): IpvsRequest => ({
     cmd: CMD.DEL_DEST,
-    attrs: [
-      serviceNest(s),
-      nested(CMD_ATTR.DEST, [
-        inetAddr(DEST.ADDR, d.address),
-        be16(DEST.PORT, d.port),
-        u16(DEST.ADDR_FAMILY, afOf(d.family)),
-      ]),
-    ],
+    attrs: destBody(s, d as DestSpec, false),
     what: destWhat(s, d),
   }),
   getDests: (s: ServiceId): IpvsRequest => ({
@@ -270,7 +311,7 @@ export const encode = {
   flush: (): IpvsRequest => ({ cmd: CMD.FLUSH, attrs: [], what: 'IPVS flush' }),
   zero: (s?: ServiceId): IpvsRequest => ({
     cmd: CMD.ZERO,
-    attrs: s ? [nested(CMD_ATTR.SERVICE, serviceIdAttrs(s))] : [],
+    attrs: s ? serviceBody(undefined, s) : [],
     what: s ? svcWhat(s) : 'IPVS counters',
   }),
 };
@@ -378,27 +419,28 @@ export function decodeTimeouts(body: Buffer): Timeouts {
 /** Encoders for reply-shaped messages, used by tests to build golden dumps and by fakes. */
 export const encodeReply = {
   service(s: ObservedService): Buffer[] {
-    const flags = Buffer.alloc(8);
-    flags.writeUInt32LE((s.flags | SVC_F_HASHED) >>> 0, 0);
-    flags.writeUInt32LE(0xffffffff, 4);
-    const netmask = Buffer.alloc(4);
-    if (s.family === 4) netmask.writeUInt32BE(s.netmask >>> 0);
-    else netmask.writeUInt32LE(s.netmask >>> 0);
-    const inner = [...serviceIdAttrs(s), str(SVC.SCHED_NAME, s.scheduler)];
-    if (s.pe) inner.push(str(SVC.PE_NAME, s.pe));
-    inner.push(attr(SVC.FLAGS, flags), u32(SVC.TIMEOUT, s.timeout), attr(SVC.NETMASK, netmask));
-    if (s.stats) inner.push(nested(SVC.STATS64, statsAttrs(s.stats)));
-    return [nested(CMD_ATTR.SERVICE, inner)];
+    return body(() => {
+      const n = w.begin(CMD_ATTR.SERVICE);
+      serviceIdAttrs(s);
+      w.str(SVC.SCHED_NAME, s.scheduler);
+      if (s.pe) w.str(SVC.PE_NAME, s.pe);
+      w.u32pair(SVC.FLAGS, s.flags | SVC_F_HASHED, 0xffffffff).u32(SVC.TIMEOUT, s.timeout);
+      if (s.family === 4) w.be32(SVC.NETMASK, s.netmask);
+      else w.u32(SVC.NETMASK, s.netmask);
+      if (s.stats) w.append(nested(SVC.STATS64, statsAttrs(s.stats)));
+      w.end(n);
+    });
   },
   dest(d: ObservedDest): Buffer[] {
-    const inner = [
-      ...destAttrs(d, true),
-      u32(DEST.ACTIVE_CONNS, d.activeConns),
-      u32(DEST.INACT_CONNS, d.inactConns),
-      u32(DEST.PERSIST_CONNS, d.persistConns),
-    ];
-    if (d.stats) inner.push(nested(DEST.STATS64, statsAttrs(d.stats)));
-    return [nested(CMD_ATTR.DEST, inner)];
+    return body(() => {
+      const n = w.begin(CMD_ATTR.DEST);
+      destAttrs(d, true);
+      w.u32(DEST.ACTIVE_CONNS, d.activeConns)
+        .u32(DEST.INACT_CONNS, d.inactConns)
+        .u32(DEST.PERSIST_CONNS, d.persistConns);
+      if (d.stats) w.append(nested(DEST.STATS64, statsAttrs(d.stats)));
+      w.end(n);
+    });
   },
 };
 

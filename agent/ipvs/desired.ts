@@ -49,7 +49,20 @@ function v4Number(a: string): number {
 
 /** Sorts destinations into the agent's canonical list order (head first = highest key). */
 export function maglevOrder<T extends { family: Family; address: string; port: number }>(dests: T[]): T[] {
-  return [...dests].sort((a, b) => compareDests(b, a));
+  if (dests.length < 2) return [...dests];
+  // Sort keys computed once per destination (compareDests would parse addresses per comparison).
+  const keyed = dests.map((d) => ({ d, k: sortKey(d) }));
+  keyed.sort((a, b) => (a.k < b.k ? 1 : a.k > b.k ? -1 : 0));
+  return keyed.map((x) => x.d);
+}
+
+/** A string that orders like compareDests: family, address bytes, port (fixed-width hex). */
+function sortKey(d: { family: Family; address: string; port: number }): string {
+  const addr =
+    d.family === 4
+      ? v4Number(d.address).toString(16).padStart(8, '0')
+      : addressBytes(d.address).toString('hex');
+  return `${d.family}${addr}${d.port.toString(16).padStart(4, '0')}`;
 }
 
 function netmaskOf(svc: IpvsServiceConfig, family: Family): number {

@@ -434,10 +434,12 @@ export class IpvsSubsystem implements Subsystem {
     const tPlan = Date.now();
     const errors: string[] = [];
     if (ops.length) {
-      const res = await sock.run(ops.map(opRequest));
+      const res = await sock.runWrites(ops.length, (i) => opRequest(ops[i]));
+      // Per-write debug lines only when asked for (a cold apply is tens of thousands of writes).
+      const debug = this.ctx.log.isLevelEnabled?.('debug') ?? true;
       res.forEach((r, i) => {
         if (r.error) errors.push(r.error.message);
-        else
+        else if (debug)
           this.ctx.log.debug(
             { op: ops[i].kind, key: ops[i].key, reason: 'reason' in ops[i] ? ops[i].reason : undefined },
             'IPVS write',

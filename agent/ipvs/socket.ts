@@ -1,7 +1,14 @@
 // The IPVS netlink shell: one persistent generic netlink socket, family "IPVS" resolved once (with
 // the npm `netlink` package's controller support), requests pipelined many to a datagram, every
-// ack matched by sequence number and checked. Errors name the object the request was about.
+// result matched by sequence number and checked. Errors name the object the request was about.
+//
+// Writes are sent without NLM_F_ACK: the kernel still answers a failed one with an error carrying
+// its sequence number (netlink_rcv_skb acks on NLM_F_ACK *or* error), and it handles the messages
+// of a socket in order, inside sendmsg. So the last message of every datagram asks for an ack, and
+// when that ack (or any later reply) arrives, every earlier write without an error has succeeded.
+// That saves the kernel an ack skb per write, and us a receive and a parse per write.
 import { createGenericNetlink, type GenericNetlinkSocket, genl } from 'netlink';
+import { BulkSender, type BulkWriter, settleDatagram } from './bulk.js';
 import {
   decodeDest,
   decodeInfo,
@@ -13,7 +20,6 @@ import {
   type IpvsRequest,
 } from './codec.js';
 import {
-  genlMessage,
   NLM_F_ACK,
   NLM_F_DUMP,
   NLM_F_REQUEST,
@@ -22,6 +28,7 @@ import {
   type NlMessage,
   parseError,
   splitMessages,
+  writeGenlMessage,
 } from './netlink.js';
 import type { IpvsInfo, ObservedDest, ObservedService, ServiceId, Timeouts } from './types.js';
 
@@ -59,16 +66,26 @@ export interface RequestResult {
 
 interface Pending {
   what: string;
-  dump: boolean;
   replies: Buffer[];
+  /** Send order (never wraps, unlike seq). */
+  n: number;
   resolve: (r: RequestResult) => void;
 }
+
+/** GET_SERVICE, GET_DEST, GET_DAEMON, GET_CONFIG, GET_INFO: answered with data, always acked. */
+const isRead = (cmd: number): boolean => cmd === 4 || cmd === 8 || cmd === 11 || cmd === 13 || cmd === 15;
+/** Writes get no data back: one shared empty list instead of one per write (never pushed to). */
+const NO_REPLIES: Buffer[] = [];
+/** Largest datagram we send (the kernel handles it in one sendmsg). */
+const MAX_DATAGRAM = 128 * 1024;
 
 export interface IpvsSocketOptions {
   /** Most requests sent but not yet acked (their acks must fit the receive buffer). */
   window?: number;
   /** Per-request timeout. */
   timeoutMs?: number;
+  /** Bulk-write socket for runWrites (default: opened on first use; an Error disables it). */
+  bulk?: BulkWriter | Error;
 }
 
 /** Counters for tests and metrics: writes are NEW/SET/DEL requests. */
@@ -79,9 +96,22 @@ export interface SocketCounters {
   malformed: number;
 }
 
+const bodyLength = (r: IpvsRequest): number => {
+  let n = 0;
+  for (const a of r.attrs) n += a.length;
+  return n;
+};
+
 export class IpvsSocket {
   private seq = 0x10000;
   private pending = new Map<number, Pending>();
+  private sentCount = 0;
+  /** The bulk-write socket (opened on first use); an Error when koffi is unusable: run() instead. */
+  private bulk?: BulkWriter | Error;
+  /** Writes sent without an ack request (sequence, send order) until a later reply settles them. */
+  private quietSeq: number[] = [];
+  private quietN: number[] = [];
+  private quietHead = 0;
   private waiters: (() => void)[] = [];
   readonly counters: SocketCounters = { requests: 0, writes: 0, datagrams: 0, malformed: 0 };
   private closed = false;
@@ -94,7 +124,7 @@ export class IpvsSocket {
   ) {
     // Our own receive path on the raw socket: we need sequence-level ack matching and empty-dump
     // DONE handling, which the package's request() collapses. The package's parser is detached
-    // (family resolution is done) so each reply is parsed once — it matters at 60,000 acks.
+    // (family resolution is done) so each reply is parsed once.
     sock.socket.socket.removeAllListeners('message');
     sock.socket.socket.on('message', (buf: Buffer) => this.receive(buf));
     sock.socket.on('error', (err: Error) => this.failAll(err));
@@ -105,6 +135,13 @@ export class IpvsSocket {
     // Keep the event loop alive while the socket is open: the package unrefs it between its own
     // requests, and a process exiting with replies in flight aborts inside the native binding.
     sock.socket.ref(true);
+  }
+
+  /** Wraps an open socket whose family is already resolved (tests drive it with a fake kernel). */
+  static over(sock: GenericNetlinkSocket, familyId: number, opts: IpvsSocketOptions = {}): IpvsSocket {
+    const s = new IpvsSocket(sock, familyId, opts.window ?? 200, opts.timeoutMs ?? 30_000);
+    s.bulk = opts.bulk;
+    return s;
   }
 
   /** Opens the socket and resolves the IPVS family; throws a plain error when IPVS is absent. */
@@ -140,6 +177,7 @@ export class IpvsSocket {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.bulk && !(this.bulk instanceof Error)) this.bulk.close();
     this.failAll(new Error('IPVS socket closed'));
     this.sock.socket.close();
   }
@@ -149,6 +187,9 @@ export class IpvsSocket {
       this.pending.delete(seq);
       p.resolve({ what: p.what, error: new IpvsError(p.what, 0, err.message), replies: p.replies });
     }
+    this.quietSeq = [];
+    this.quietN = [];
+    this.quietHead = 0;
     this.wake();
   }
 
@@ -182,6 +223,7 @@ export class IpvsSocket {
         this.finish(m.seq, p);
       } else if (m.type === this.familyId) {
         // Dump entries end with DONE; a single reply (GET_INFO) is followed by its ack.
+        if (p.replies === NO_REPLIES) p.replies = [];
         p.replies.push(m.payload.subarray(4)); // skip genlmsghdr
       } else {
         this.counters.malformed++;
@@ -192,6 +234,28 @@ export class IpvsSocket {
   private finish(seq: number, p: Pending, error?: IpvsError): void {
     this.pending.delete(seq);
     p.resolve({ what: p.what, error, replies: p.replies });
+    // The kernel handled every message sent before this one: quiet writes still pending succeeded.
+    const qs = this.quietSeq;
+    const qn = this.quietN;
+    let h = this.quietHead;
+    while (h < qs.length && qn[h] < p.n) {
+      const w = this.pending.get(qs[h]);
+      if (w && w.n === qn[h]) {
+        this.pending.delete(qs[h]);
+        w.resolve({ what: w.what, replies: w.replies });
+      }
+      h++;
+    }
+    if (h === qs.length) {
+      qs.length = 0;
+      qn.length = 0;
+      h = 0;
+    } else if (h > 4096 && h * 2 > qs.length) {
+      qs.splice(0, h);
+      qn.splice(0, h);
+      h = 0;
+    }
+    this.quietHead = h;
     if (this.pending.size <= this.window / 2) this.wake();
   }
 
@@ -201,63 +265,173 @@ export class IpvsSocket {
   }
 
   /**
-   * Sends requests pipelined: many per datagram, at most `window` unacked. Resolves with one result
+   * Sends requests pipelined: many per datagram, at most `window` unsettled. Resolves with one result
    * per request in order; never rejects for a kernel error (each result carries its own).
    */
   async run(reqs: IpvsRequest[]): Promise<RequestResult[]> {
     if (this.closed) throw new Error('IPVS socket closed');
-    const results: Promise<RequestResult>[] = [];
-    const maxBytes = 128 * 1024;
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
+    const results = new Array<RequestResult>(reqs.length);
+    if (!reqs.length) return results;
+    let remaining = reqs.length;
+    let allDone!: () => void;
+    const all = new Promise<void>((resolve) => {
+      allDone = resolve;
+    });
+    let total = 0;
+    for (const r of reqs) total += 20 + bodyLength(r);
+    // Messages are written straight into one datagram buffer, reused after each send completes.
+    const dg = Buffer.allocUnsafe(Math.min(MAX_DATAGRAM, Math.max(total, 64)));
+    let off = 0;
+    let last = -1;
     const flush = async () => {
-      if (!batch.length) return;
-      const bufs = batch;
-      batch = [];
-      batchBytes = 0;
+      if (!off) return;
+      // The last message asks for an ack: it settles the quiet writes before it.
+      dg.writeUInt16LE(dg.readUInt16LE(last + 6) | NLM_F_ACK, last + 6);
+      const bytes = dg.subarray(0, off);
+      off = 0;
       this.counters.datagrams++;
       await new Promise<void>((resolve) => {
-        this.sock.socket.socket.send(bufs, {}, (err) => {
+        this.sock.socket.socket.send(bytes, {}, (err) => {
           if (err) this.failAll(err);
           resolve();
         });
       });
     };
-    for (const req of reqs) {
+    for (let i = 0; i < reqs.length; i++) {
+      const req = reqs[i];
       while (this.pending.size >= this.window) {
         await flush();
         if (this.pending.size < this.window) break;
         await this.waitForRoom();
       }
+      if (this.closed) throw new Error('IPVS socket closed');
+      const body = req.attrs.length === 1 ? req.attrs[0] : Buffer.concat(req.attrs);
+      if (20 + body.length > dg.length) throw new Error(`${req.what}: request too large`);
+      if (off + 20 + body.length > dg.length) await flush();
       const seq = this.nextSeq();
-      const flags = NLM_F_REQUEST | NLM_F_ACK | (req.dump ? NLM_F_DUMP : 0);
-      const msg = genlMessage({
-        family: this.familyId,
-        cmd: req.cmd,
-        version: IPVS_GENL_VERSION,
-        flags,
-        seq,
-        attrs: req.attrs,
-      });
-      this.counters.requests++;
-      if (req.cmd !== 4 && req.cmd !== 8 && req.cmd !== 11 && req.cmd !== 13 && req.cmd !== 15)
-        this.counters.writes++;
-      results.push(
-        new Promise<RequestResult>((resolve) => {
-          this.pending.set(seq, { what: req.what, dump: !!req.dump, replies: [], resolve });
-        }),
+      const read = isRead(req.cmd);
+      const flags = NLM_F_REQUEST | (read ? NLM_F_ACK : 0) | (req.dump ? NLM_F_DUMP : 0);
+      last = off;
+      off += writeGenlMessage(
+        dg,
+        off,
+        { family: this.familyId, cmd: req.cmd, version: IPVS_GENL_VERSION, flags, seq },
+        body,
       );
-      if (batchBytes + msg.length > maxBytes) await flush();
-      batch.push(msg);
-      batchBytes += msg.length;
+      this.counters.requests++;
+      if (!read) this.counters.writes++;
+      let dumpDone: (() => void) | undefined;
+      const dumpEnd = req.dump ? new Promise<void>((resolve) => (dumpDone = resolve)) : undefined;
+      const n = this.sentCount++;
+      this.pending.set(seq, {
+        what: req.what,
+        replies: read ? [] : NO_REPLIES,
+        n,
+        resolve: (r) => {
+          results[i] = r;
+          dumpDone?.();
+          if (--remaining === 0) allDone();
+        },
+      });
+      if (!read) {
+        this.quietSeq.push(seq);
+        this.quietN.push(n);
+      }
       // The kernel runs one dump per socket at a time (a second gets EBUSY): wait for it to end.
-      if (req.dump) {
+      if (dumpEnd) {
         await flush();
-        await this.withTimeout(results[results.length - 1]);
+        await this.withTimeout(dumpEnd);
       }
     }
     await flush();
-    return this.withTimeout(Promise.all(results));
+    await this.withTimeout(all);
+    return results;
+  }
+
+  /**
+   * Runs `count` writes made one at a time by `make(i)` (encoding interleaved with sending). On the
+   * bulk socket, datagram k is applied by the kernel on a worker thread while datagram k+1 is
+   * encoded here; without koffi it is run() of the same requests. One result per write, in order.
+   */
+  async runWrites(count: number, make: (i: number) => IpvsRequest): Promise<RequestResult[]> {
+    if (this.closed) throw new Error('IPVS socket closed');
+    this.bulk ??= BulkSender.open();
+    const bulk = this.bulk;
+    if (bulk instanceof Error) return this.run(Array.from({ length: count }, (_, i) => make(i)));
+    const results = new Array<RequestResult>(count);
+    const bufs = [Buffer.allocUnsafe(MAX_DATAGRAM), Buffer.allocUnsafe(MAX_DATAGRAM)];
+    let which = 0;
+    let carry: IpvsRequest | undefined;
+    let next = 0;
+    let inflight: Promise<void> | undefined;
+    while (next < count || carry || inflight) {
+      // Encode the next datagram while the previous one is in the kernel.
+      const dg = bufs[which];
+      const idx: number[] = [];
+      const seqs: number[] = [];
+      const whats: string[] = [];
+      let off = 0;
+      while ((carry || next < count) && idx.length < bulk.maxMessages) {
+        const req = carry ?? make(next);
+        if (isRead(req.cmd)) throw new Error(`${req.what}: runWrites is for writes only`);
+        const body = req.attrs.length === 1 ? req.attrs[0] : Buffer.concat(req.attrs);
+        if (20 + body.length > dg.length) throw new Error(`${req.what}: request too large`);
+        if (off + 20 + body.length > dg.length) {
+          carry = req;
+          break;
+        }
+        // A carried request was made from `next` too, which moves on only once it fits.
+        const i = next++;
+        carry = undefined;
+        const seq = this.nextSeq();
+        off += writeGenlMessage(
+          dg,
+          off,
+          { family: this.familyId, cmd: req.cmd, version: IPVS_GENL_VERSION, flags: NLM_F_REQUEST, seq },
+          body,
+        );
+        idx.push(i);
+        seqs.push(seq);
+        whats.push(req.what);
+      }
+      if (inflight) await this.withTimeout(inflight);
+      inflight = undefined;
+      if (!idx.length) continue;
+      this.counters.requests += idx.length;
+      this.counters.writes += idx.length;
+      this.counters.datagrams++;
+      const len = off;
+      inflight = bulk.send(dg, len).then(
+        () => {
+          const { replies, overrun } = bulk.drain();
+          const { settled, malformed } = settleDatagram(seqs, replies, overrun);
+          this.counters.malformed += malformed;
+          settled.forEach((s, k) => {
+            const what = whats[k];
+            results[idx[k]] = s.error
+              ? { what, error: new IpvsError(what, s.error, s.message), replies: NO_REPLIES }
+              : s.lost
+                ? {
+                    what,
+                    error: new IpvsError(what, 0, 'result lost: netlink receive buffer overrun'),
+                    replies: NO_REPLIES,
+                  }
+                : { what, replies: NO_REPLIES };
+          });
+        },
+        (err: Error) => {
+          idx.forEach((i, k) => {
+            results[i] = {
+              what: whats[k],
+              error: new IpvsError(whats[k], 0, err.message),
+              replies: NO_REPLIES,
+            };
+          });
+        },
+      );
+      which ^= 1;
+    }
+    return results;
   }
 
   private waitForRoom(): Promise<void> {

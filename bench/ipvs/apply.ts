@@ -2,7 +2,8 @@
 // cold apply of N services × 5 destinations by the agent vs `ipvsadm -R` of the same table, in the
 // same run, each in a fresh network namespace; then a no-op reconcile (must send no write) and one
 // destination weight change (must be one request). Results are ratios against ipvsadm -R.
-// Options: --quick (500 services, for CI), --services N.
+// Options: --quick (500 services, for CI), --services N; --profile also times ipvsadm -R with the
+// rr and none schedulers; --floor also times the kernel's share (pre-encoded requests, see floor()).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { configSchema } from '../../agent/config/schema.js';
 import { Facts, factKey } from '../../agent/daemon/facts.js';
-import { IpvsSubsystem } from '../../agent/ipvs/index.js';
+import { desiredIpvs, IpvsSubsystem } from '../../agent/ipvs/index.js';
+import { type IpvsOp, opRequest, planIpvs } from '../../agent/ipvs/plan.js';
+import { IpvsSocket } from '../../agent/ipvs/socket.js';
 import { systemClock } from '../../agent/lib/clock.js';
 
 const args = process.argv.slice(2);
@@ -42,10 +45,10 @@ function configObject() {
   });
 }
 
-function ipvsadmRules(): string {
+function ipvsadmRules(sched = 'mh'): string {
   const lines: string[] = [];
   for (let i = 0; i < N; i++) {
-    lines.push(`-A -t ${vip(i)}:80 -s mh -b mh-port`);
+    lines.push(`-A -t ${vip(i)}:80 -s ${sched}${sched === 'mh' ? ' -b mh-port' : ''}`);
     // Highest first, as the agent orders them (ipvsadm inserts each at the head too).
     for (let j = 0; j < DESTS; j++) lines.push(`-a -t ${vip(i)}:80 -r ${rip(j)}:8080 -m -w 1`);
   }
@@ -61,11 +64,17 @@ async function inner(): Promise<void> {
     { stateFile: join(tmpdir(), `lbt-bench-owned-${process.pid}.json`) },
   );
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await sub.start(cfg);
   const cold = performance.now() - t0;
+  const coldCpu = process.cpuUsage(cpu0);
   const c0 = { ...sub.socketCounters()! };
   const st = sub.status();
-  process.stderr.write(`cold phases ${JSON.stringify(st.lastReconcile?.phasesMs)}\n`);
+  process.stderr.write(
+    `cold phases ${JSON.stringify(st.lastReconcile?.phasesMs)} cpu ${JSON.stringify(coldCpu)} ${cold} ms\n`,
+  );
+  // --cold-only: stop after the cold apply (for --cpu-prof of just that path).
+  if (args.includes('--cold-only')) process.exit(0);
   if (st.lastReconcile?.errors.length)
     throw new Error(`cold apply errors: ${st.lastReconcile.errors.slice(0, 3).join('; ')}`);
   const t1 = performance.now();
@@ -83,6 +92,8 @@ async function inner(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({
       cold,
+      coldUserMs: coldCpu.user / 1000,
+      coldSysMs: coldCpu.system / 1000,
       coldWrites: c0.writes,
       coldRequests: c0.requests,
       coldDatagrams: c0.datagrams,
@@ -97,6 +108,43 @@ async function inner(): Promise<void> {
   process.exit(0);
 }
 
+/**
+ * --floor: the kernel's share. The cold apply's requests are encoded beforehand (untimed), then only
+ * the socket run is timed: once as the agent plans it (new mh services filled without a scheduler,
+ * then one SET_SERVICE) and once adding destinations to a live mh service (a table build each).
+ */
+async function floor(): Promise<void> {
+  const desired = desiredIpvs(configObject(), new Facts());
+  const specs = new Map(desired.services.map((s) => [s.key, s.spec]));
+  const once = planIpvs(desired, { services: new Map() }, new Set());
+  const direct: IpvsOp[] = once
+    .filter((o) => o.kind !== 'setService')
+    .map((o) => (o.kind === 'newService' ? { ...o, service: specs.get(o.key)! } : o));
+  // One variant per process and fresh namespace: deleted destinations stay in the namespace's IPVS
+  // trash for a minute, and every NEW_DEST walks that list, so a second run in one namespace is
+  // several times slower (measured: 34.6 s instead of ~9 s at 10,000 services).
+  const variant = args[args.indexOf('--variant') + 1];
+  const ops = variant === 'direct' ? direct : once;
+  const reqs = ops.map(opRequest);
+  const sock = await IpvsSocket.open();
+  const t = performance.now();
+  const c = process.cpuUsage();
+  const res = await sock.runWrites(reqs.length, (i) => reqs[i]);
+  const cpu = process.cpuUsage(c);
+  const out = {
+    ms: performance.now() - t,
+    userMs: cpu.user / 1000,
+    sysMs: cpu.system / 1000,
+    requests: reqs.length,
+  };
+  const errs = res.filter((r) => r.error);
+  if (errs.length)
+    throw new Error(`floor ${variant}: ${errs.length} errors, first ${errs[0].error!.message}`);
+  sock.close();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+  process.exit(0);
+}
+
 function ns(name: string, argv: string[], input?: string): string {
   return execFileSync('ip', ['netns', 'exec', name, ...argv], {
     encoding: 'utf8',
@@ -104,6 +152,38 @@ function ns(name: string, argv: string[], input?: string): string {
     maxBuffer: 64 << 20,
     timeout: 3_600_000,
   });
+}
+
+/** `ipvsadm -R < rules` in a namespace: wall time and the child's user / system CPU (GNU time). */
+function ipvsadmRestore(nsName: string, rules: string): { ms: number; userMs: number; sysMs: number } {
+  const t = performance.now();
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', nsName, '/usr/bin/time', '-f', 'LBTIME %U %S', 'sh', '-c', `ipvsadm -R < ${rules}`],
+    { encoding: 'utf8', timeout: 3_600_000 },
+  );
+  const ms = performance.now() - t;
+  if (r.status !== 0) throw new Error(`ipvsadm -R failed: ${r.stderr}`);
+  const m = /LBTIME ([\d.]+) ([\d.]+)/.exec(r.stderr);
+  return { ms, userMs: m ? Number(m[1]) * 1000 : Number.NaN, sysMs: m ? Number(m[2]) * 1000 : Number.NaN };
+}
+
+/** --profile: the same table restored by ipvsadm with other schedulers (what the mh rebuilds cost). */
+function profileAnchors(id: string): Record<string, { ms: number; userMs: number; sysMs: number }> {
+  const out: Record<string, { ms: number; userMs: number; sysMs: number }> = {};
+  for (const sched of ['rr', 'none']) {
+    const n = `lbt-bench-p-${sched}-${id}`;
+    try {
+      execFileSync('ip', ['netns', 'add', n]);
+      ns(n, ['ip', 'link', 'set', 'lo', 'up']);
+      const rules = join(tmpdir(), `lbt-bench-rules-${sched}-${id}.txt`);
+      writeFileSync(rules, ipvsadmRules(sched));
+      out[sched] = ipvsadmRestore(n, rules);
+    } finally {
+      spawnSync('ip', ['netns', 'del', n]);
+    }
+  }
+  return out;
 }
 
 async function outer(): Promise<void> {
@@ -119,16 +199,11 @@ async function outer(): Promise<void> {
     const rules = join(tmpdir(), `lbt-bench-rules-${id}.txt`);
     writeFileSync(rules, ipvsadmRules());
     // Anchor: ipvsadm -R of the same table.
-    const ta = performance.now();
-    const r = spawnSync('ip', ['netns', 'exec', nsAdm, 'sh', '-c', `ipvsadm -R < ${rules}`], {
-      encoding: 'utf8',
-      timeout: 3_600_000,
-    });
-    const adm = performance.now() - ta;
-    if (r.status !== 0) throw new Error(`ipvsadm -R failed: ${r.stderr}`);
+    const anchor = ipvsadmRestore(nsAdm, rules);
+    const adm = anchor.ms;
     const admCount = ns(nsAdm, ['sh', '-c', 'ipvsadm -Ln | grep -c -- "->"']).trim();
     const agent = JSON.parse(
-      ns(nsAgent, [process.execPath, self, '--inner', ...args])
+      ns(nsAgent, [process.execPath, self, '--inner', ...args.filter((a) => a !== '--floor')])
         .trim()
         .split('\n')
         .pop()!,
@@ -166,7 +241,50 @@ async function outer(): Promise<void> {
     console.log('| step | size | agent | ipvsadm -R | ratio (agent / ipvsadm -R) | notes |');
     console.log('|---|---|---|---|---|---|');
     for (const row of rows) console.log(`| ${row.join(' | ')} |`);
-    console.log(JSON.stringify({ N, DESTS, ipvsadmMs: adm, ...agent }));
+    const cpu = (x: { userMs: number; sysMs: number }) =>
+      `user ${(x.userMs / 1000).toFixed(2)} s, sys ${(x.sysMs / 1000).toFixed(2)} s`;
+    console.log(
+      `cold apply CPU: agent ${cpu({ userMs: agent.coldUserMs, sysMs: agent.coldSysMs })}; ipvsadm -R ${cpu(anchor)}`,
+    );
+    const anchors = args.includes('--profile') ? profileAnchors(id) : {};
+    let floorFigures: unknown;
+    if (args.includes('--floor')) {
+      const f: Record<string, { ms: number; userMs: number; sysMs: number; requests: number }> = {};
+      for (const variant of ['direct', 'once']) {
+        const nsFloor = `lbt-bench-f-${variant}-${id}`;
+        try {
+          execFileSync('ip', ['netns', 'add', nsFloor]);
+          ns(nsFloor, ['ip', 'link', 'set', 'lo', 'up']);
+          const v = JSON.parse(
+            ns(nsFloor, [process.execPath, self, '--inner', ...args, '--variant', variant])
+              .trim()
+              .split('\n')
+              .pop()!,
+          );
+          f[variant] = v;
+          console.log(
+            `floor (${variant === 'once' ? 'agent plan: no scheduler, then one SET_SERVICE' : 'mh bound before the destinations'}): ${v.requests} pre-encoded requests, ${(v.ms / 1000).toFixed(2)} s wall (${(v.ms / adm).toFixed(3)}× ipvsadm -R), ${cpu(v)}`,
+          );
+        } finally {
+          spawnSync('ip', ['netns', 'del', nsFloor]);
+        }
+      }
+      floorFigures = f;
+    }
+    for (const [sched, a] of Object.entries(anchors))
+      console.log(`ipvsadm -R with -s ${sched}: ${(a.ms / 1000).toFixed(2)} s wall, ${cpu(a)}`);
+    console.log(
+      JSON.stringify({
+        N,
+        DESTS,
+        ipvsadmMs: adm,
+        ipvsadmUserMs: anchor.userMs,
+        ipvsadmSysMs: anchor.sysMs,
+        anchors,
+        floor: floorFigures,
+        ...agent,
+      }),
+    );
     if (agent.noopWrites !== 0) throw new Error('no-op reconcile wrote');
     if (agent.changeWrites !== 1) throw new Error(`weight change took ${agent.changeWrites} writes`);
     if (Number(agentCount) !== N * DESTS + 1 || Number(admCount) !== N * DESTS + 1)
@@ -177,5 +295,5 @@ async function outer(): Promise<void> {
   }
 }
 
-if (args.includes('--inner')) await inner();
+if (args.includes('--inner')) await (args.includes('--floor') ? floor() : inner());
 else await outer();

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { parseConfig } from '../../../agent/config/load.js';
 import { Facts, factKey } from '../../../agent/daemon/facts.js';
-import { desiredIpvs, maglevOrder } from '../../../agent/ipvs/desired.js';
+import { compareDests, desiredIpvs, maglevOrder } from '../../../agent/ipvs/desired.js';
 
 const yaml = (extra = '') => `
 ipvs:
@@ -116,6 +117,30 @@ describe('desiredIpvs', () => {
     assert.deepEqual(
       o.map((x) => `${x.address}:${x.port}`),
       ['::1:1', '10.0.0.10:81', '10.0.0.10:80', '10.0.0.9:80'],
+    );
+  });
+
+  it('property: maglevOrder is the compareDests order, highest first', () => {
+    const dest = fc.oneof(
+      fc.record({
+        family: fc.constant(4 as const),
+        address: fc.ipV4(),
+        port: fc.integer({ min: 0, max: 65535 }),
+      }),
+      fc.record({
+        family: fc.constant(6 as const),
+        address: fc.constantFrom('::1', '2001:db8::1', '2001:db8::a:1', 'fe80::1', '::'),
+        port: fc.integer({ min: 0, max: 65535 }),
+      }),
+    );
+    fc.assert(
+      fc.property(fc.array(dest, { maxLength: 12 }), (ds) => {
+        assert.deepEqual(
+          maglevOrder(ds),
+          [...ds].sort((a, b) => compareDests(b, a)),
+        );
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
+  AttrWriter,
   attr,
   NLM_F_ACK_TLVS,
   NLMSG_ERROR,
@@ -53,5 +54,21 @@ describe('netlink framing', () => {
     const payload = hex('efffffff 14000000 2000 0500 01000000 00000000 0b00 0100 657869737473 00 00');
     const e = parseError({ type: NLMSG_ERROR, flags: 0x100 | NLM_F_ACK_TLVS, seq: 1, port: 0, payload });
     assert.deepEqual(e, { error: -17, message: 'exists' });
+  });
+
+  it('AttrWriter writes what the allocating helpers write, nests, and zeroes reused padding', () => {
+    const w = new AttrWriter();
+    w.str(6, 'abcdefg'); // fills the first 12 bytes with non-zero data
+    w.take();
+    const n = w.begin(1);
+    w.u8(13, 1).str(6, 'mh');
+    const got = w.end(n).take();
+    assert.equal(
+      got.toString('hex'),
+      Buffer.concat([Buffer.from('14000100', 'hex'), u8(13, 1), str(6, 'mh')]).toString('hex'),
+    );
+    // Growing past the first buffer keeps what was written.
+    const big = 'x'.repeat(3000);
+    assert.deepEqual(w.u8(1, 7).str(2, big).take(), Buffer.concat([u8(1, 7), str(2, big)]));
   });
 });

@@ -71,10 +71,58 @@ describe('planIpvs', () => {
       new Set(),
     );
     assert.deepEqual(
-      ops.map((o) => o.kind),
-      ['newService', 'newDest', 'newDest', 'newDest'],
+      ops.map((o) => [o.kind, 'service' in o && 'scheduler' in o.service ? o.service.scheduler : '']),
+      [
+        ['newService', 'none'],
+        ['newDest', 'mh'],
+        ['newDest', 'mh'],
+        ['newDest', 'mh'],
+        ['setService', 'mh'],
+      ],
     );
     assert.deepEqual(applyModel([], ops).map(destKey), ['10.1.0.3:80', '10.1.0.2:80', '10.1.0.1:80']);
+  });
+
+  it('a new mh service gets its scheduler only after its destinations (one Maglev table build)', () => {
+    const want = maglevOrder([dest(3), dest(1), dest(2)]);
+    const desired = { services: [{ name: 'web', key, spec: svc, dests: want }] };
+    const ops = planIpvs(desired, { services: new Map() }, new Set());
+    const first = ops[0];
+    assert.equal(first.kind, 'newService');
+    // Same service, same flags, persistence and engine: only the scheduler is left out.
+    assert.deepEqual('scheduler' in first.service && { ...first.service, scheduler: 'mh' }, svc);
+    assert.deepEqual(ops.at(-1), {
+      kind: 'setService',
+      key,
+      service: svc,
+      reason: 'scheduler none → mh: one table build',
+    });
+    // The modelled result is exactly the desired service, and a second plan is empty.
+    const after = applyOps({ services: new Map() }, ops, () => true);
+    assert.equal(after.services.get(key)?.spec.scheduler, 'mh');
+    assert.deepEqual(planIpvs(desired, after, new Set([key])), []);
+    // When the final SET_SERVICE fails the model keeps "none", so the next resync sets it again.
+    const failedSet = applyOps({ services: new Map() }, ops, (i) => i < ops.length - 1);
+    assert.deepEqual(
+      planIpvs(desired, failedSet, new Set([key])).map((o) => [o.kind, 'reason' in o ? o.reason : '']),
+      [['setService', 'scheduler none → mh']],
+    );
+  });
+
+  it('keeps the direct path where the scheduler has no per-destination table, or for one destination', () => {
+    for (const [spec, dests] of [
+      [{ ...svc, scheduler: 'wrr' }, [dest(1), dest(2)]],
+      [svc, [dest(1)]],
+      [svc, []],
+    ] as const) {
+      const ops = planIpvs(
+        { services: [{ name: 'web', key, spec, dests: maglevOrder([...dests]) }] },
+        { services: new Map() },
+        new Set(),
+      );
+      assert.equal(ops[0].kind === 'newService' && ops[0].service.scheduler, spec.scheduler);
+      assert.ok(!ops.some((o) => o.kind === 'setService'));
+    }
   });
 
   it('a no-op reconcile plans nothing', () => {
