@@ -100,16 +100,20 @@ export const USER_HZ = 100;
  * instead of one per attribute (cold apply of thousands of objects is dominated by this). */
 export class Writer {
   private buf: Buffer;
+  /** Over `buf`: DataView stores are V8 builtins, cheap even before the JIT has run. */
+  private dv: DataView;
   off = 0;
   constructor(size = 128) {
     // Unpooled-zeroing is not needed: every byte up to `off` is written explicitly.
     this.buf = Buffer.allocUnsafe(size);
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.length);
   }
   private need(n: number): void {
     if (this.off + n <= this.buf.length) return;
     const bigger = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.off + n));
     this.buf.copy(bigger, 0, 0, this.off);
     this.buf = bigger;
+    this.dv = new DataView(bigger.buffer, bigger.byteOffset, bigger.length);
   }
   u8(v: number): this {
     this.need(1);
@@ -143,11 +147,29 @@ export class Writer {
     this.buf[at] = v & 0xff;
     this.buf[at + 1] = (v >>> 8) & 0xff;
   }
+  /** Room for n more bytes at `off`: the hot encoders store bytes straight into it (a method
+   * call per field is what a cold, not yet optimised encoder spends its time on). */
+  reserve(n: number): DataView {
+    this.need(n);
+    return this.dv;
+  }
   /** Starts a netlink message (nlmsghdr, length patched by endMessage). */
   beginMessage(type: number, flags: number, seq: number): number {
     const start = this.off;
-    this.u32(0).u16(type).u16(flags).u32(seq).u32(0);
+    const b = this.reserve(16);
+    b.setUint32(start, 0, true);
+    b.setUint16(start + 4, type, true);
+    b.setUint16(start + 6, flags, true);
+    b.setUint32(start + 8, seq >>> 0, true);
+    b.setUint32(start + 12, 0, true);
+    this.off = start + 16;
     return start;
+  }
+  /** ORs flags into the nlmsghdr of the message that starts at `start`. */
+  patchFlags(start: number, flags: number): this {
+    const at = start + 6;
+    this.patch16(at, (this.buf[at] | (this.buf[at + 1] << 8) | flags) & 0xffff);
+    return this;
   }
   endMessage(start: number): this {
     const len = this.off - start;
@@ -320,7 +342,40 @@ export function encodeAddress(a: AddressMsg): Buffer {
   return writeAddress(new Writer(64), a).done();
 }
 
+/** Stores an rtattr carrying a dotted quad at b[o..o+8); false when `text` is not IPv4. */
+function storeAttrIPv4(b: DataView, o: number, type: number, text: string): boolean {
+  const v = parseIPv4(text);
+  if (v === undefined) return false;
+  b.setUint32(o, 8 | (type << 16), true);
+  b.setUint32(o + 4, v);
+  return true;
+}
+
+/** IPv4 address with IFA_PROTO, straight-line (the VIP case of a cold apply); byte-identical to
+ * the general path below, which it falls back to for anything else. */
+function writeAddressV4(w: Writer, a: AddressMsg): boolean {
+  if (a.family !== 4 || a.flags > 0xff || a.proto === undefined) return false;
+  const o = w.off;
+  const b = w.reserve(40);
+  b.setUint32(o, (AF_INET | (a.prefixLen << 8) | ((a.flags & 0xff) << 16) | (a.scope << 24)) >>> 0, true);
+  b.setUint32(o + 4, a.ifindex >>> 0, true);
+  if (!storeAttrIPv4(b, o + 8, IFA_LOCAL, a.address)) return false;
+  b.setUint32(o + 16, b.getUint32(o + 8, true), true);
+  b.setUint32(o + 20, b.getUint32(o + 12, true), true);
+  b.setUint32(o + 24, 5 | (IFA_PROTO << 16), true);
+  b.setUint32(o + 28, a.proto & 0xff, true);
+  // IFA_ADDRESS carries the same bytes as IFA_LOCAL.
+  b.setUint16(o + 18, IFA_ADDRESS, true);
+  w.off = o + 32;
+  return true;
+}
+
 export function writeAddress(w: Writer, a: AddressMsg): Writer {
+  return writeAddressV4(w, a) ? w : writeAddressGeneric(w, a);
+}
+
+/** The general encoder (every family and flag); the reference the IPv4 fast path is tested against. */
+export function writeAddressGeneric(w: Writer, a: AddressMsg): Writer {
   w.u8(familyNumber(a.family))
     .u8(a.prefixLen)
     .u8(a.flags & 0xff)
@@ -464,7 +519,65 @@ export function encodeRoute(r: RouteMsg): Buffer {
   return writeRoute(new Writer(96 + 32 * r.hops.length), r).done();
 }
 
+/** IPv4 route over IPv4 gateways (or a nexthop id, or none for a delete), straight-line (the
+ * route case of a cold apply); byte-identical to the general path, which it falls back to. */
+function writeRouteV4(w: Writer, r: RouteMsg): boolean {
+  if (r.family !== 4) return false;
+  const hops = r.hops;
+  const o = w.off;
+  const b = w.reserve(12 + 8 * 4 + 4 + 16 * hops.length);
+  b.setUint32(o, AF_INET | (r.dstLen << 8), true); // src_len, tos 0
+  b.setUint32(
+    o + 4,
+    ((r.table < 256 ? r.table : 0) | (r.protocol << 8) | (RT_SCOPE_UNIVERSE << 16) | (r.type << 24)) >>> 0,
+    true,
+  );
+  b.setUint32(o + 8, 0, true);
+  b.setUint32(o + 12, 8 | (RTA_TABLE << 16), true);
+  b.setUint32(o + 16, r.table >>> 0, true);
+  let p = o + 20;
+  if (r.dstLen > 0) {
+    if (!storeAttrIPv4(b, p, RTA_DST, r.dst)) return false;
+    p += 8;
+  }
+  if (r.metric !== undefined) {
+    b.setUint32(p, 8 | (RTA_PRIORITY << 16), true);
+    b.setUint32(p + 4, r.metric >>> 0, true);
+    p += 8;
+  }
+  if (r.nhid !== undefined) {
+    b.setUint32(p, 8 | (RTA_NH_ID << 16), true);
+    b.setUint32(p + 4, r.nhid >>> 0, true);
+    p += 8;
+  } else if (hops.length === 1) {
+    if (!storeAttrIPv4(b, p, RTA_GATEWAY, hops[0].via)) return false;
+    p += 8;
+    if (hops[0].ifindex) {
+      b.setUint32(p, 8 | (RTA_OIF << 16), true);
+      b.setUint32(p + 4, hops[0].ifindex >>> 0, true);
+      p += 8;
+    }
+  } else if (hops.length > 1) {
+    b.setUint32(p, (4 + 16 * hops.length) | (RTA_MULTIPATH << 16), true);
+    p += 4;
+    for (const h of hops) {
+      // struct rtnexthop { u16 len = 16; u8 flags; u8 hops = weight - 1; i32 ifindex } + RTA_GATEWAY
+      b.setUint32(p, (16 | (((h.weight - 1) & 0xff) << 24)) >>> 0, true);
+      b.setInt32(p + 4, h.ifindex | 0, true);
+      if (!storeAttrIPv4(b, p + 8, RTA_GATEWAY, h.via)) return false;
+      p += 16;
+    }
+  }
+  w.off = p;
+  return true;
+}
+
 export function writeRoute(w: Writer, r: RouteMsg): Writer {
+  return writeRouteV4(w, r) ? w : writeRouteGeneric(w, r);
+}
+
+/** The general encoder; the reference the IPv4 fast path is tested against. */
+export function writeRouteGeneric(w: Writer, r: RouteMsg): Writer {
   w.u8(familyNumber(r.family)).u8(r.dstLen).u8(0).u8(0); // src_len, tos
   w.u8(r.table < 256 ? r.table : 0); // RT_TABLE_UNSPEC + RTA_TABLE above 255
   w.u8(r.protocol).u8(RT_SCOPE_UNIVERSE).u8(r.type).u32(0);

@@ -4,7 +4,8 @@
 //   {"id":1,"cmd":"start","config":{...}}     config input (schema defaults apply)
 //   {"id":2,"cmd":"reload","config":{...}}
 //   {"id":3,"cmd":"fact","key":"vrrp:VI_1","fact":{"up":true}}   (fact null deletes it)
-//   {"id":4,"cmd":"reconcile"} | {"cmd":"status"} | {"cmd":"plan","config":{...}}
+//   {"id":4,"cmd":"reconcile"} (from the observed-state cache when valid; "dump":true re-dumps)
+//   {"cmd":"status"} | {"cmd":"plan","config":{...}}
 //   {"id":5,"cmd":"stop","removeState":false}
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
@@ -24,6 +25,7 @@ interface Request {
   key?: string;
   fact?: { up: boolean } | null;
   removeState?: boolean;
+  dump?: boolean;
 }
 
 const log = pino({ level: process.env.LBAGENT_LOG_LEVEL ?? 'info' }, pino.destination(2));
@@ -46,7 +48,7 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'reconcile': {
       const t0 = performance.now();
-      await kernel.reconcile(undefined, 'requested');
+      await kernel.reconcile(undefined, 'requested', { dump: !!req.dump });
       return { ms: performance.now() - t0 };
     }
     case 'status':

@@ -8,14 +8,22 @@ import type { Fact } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { applyOps, type OpFailure } from './apply.js';
-import { decodeAddress, decodeNexthop, decodeRoute, RTM } from './codec.js';
+import { ObservedCache } from './cache.js';
+import { decodeAddress, decodeNexthop, decodeRoute, NLM_F, RTM } from './codec.js';
 import { addressKey, desiredKernelState, routeKey } from './desired.js';
 import { formatPlan } from './format.js';
 import { observeWith } from './observe.js';
 import { planKernel } from './plan.js';
 import { applyArpTune } from './sysctl.js';
 import { RtnlSocket } from './transport.js';
-import type { DesiredKernelState, KernelOp, KernelPlan, KernelProblem, ObjectState } from './types.js';
+import type {
+  DesiredKernelState,
+  KernelOp,
+  KernelPlan,
+  KernelProblem,
+  ObjectState,
+  ObservedKernel,
+} from './types.js';
 import { KernelWatcher, type WatchEvent } from './watch.js';
 
 export interface ReconcileScope {
@@ -39,8 +47,10 @@ export interface KernelStatus {
   lastReconcile?: {
     at: string;
     durationMs: number;
-    /** Where the time went: dumps, desired + plan (pure), writes. */
+    /** Where the time went: dumps (or the cache), desired + plan (pure), writes. */
     observeMs?: number;
+    /** dump: the kernel was dumped; cache: planned from the observed-state cache. */
+    observed?: 'dump' | 'cache';
     planMs?: number;
     applyMs?: number;
     reason: string;
@@ -65,7 +75,16 @@ export interface KernelStatus {
     watchLost: number;
     malformed: number;
     overruns: number;
+    /** Reconciles planned from the observed-state cache (no dump). */
+    cachedReconciles: number;
   };
+}
+
+interface Phases {
+  observeMs: number;
+  planMs: number;
+  applyMs: number;
+  observed: 'dump' | 'cache';
 }
 
 export class KernelSubsystem implements Subsystem {
@@ -75,6 +94,12 @@ export class KernelSubsystem implements Subsystem {
   private watch?: KernelWatcher;
   private pendingScope: ReconcileScope | null = null;
   private pendingReason = '';
+  /** The pending run must dump (start, periodic resync, retry, listener restarted, links). */
+  private pendingDump = false;
+  private readonly cache = new ObservedCache();
+  /** The desired state of the last run, reused while the config and the facts it reads stand. */
+  private desiredMemo?: { cfg: Config; factGen: number; desired: DesiredKernelState };
+  private factGen = 0;
   private loop: Promise<void> | null = null;
   private resyncTimer?: Timer;
   private retryTimer?: Timer;
@@ -89,6 +114,7 @@ export class KernelSubsystem implements Subsystem {
     restoredByWatch: 0,
     watchLost: 0,
     malformedEvents: 0,
+    cachedReconciles: 0,
   };
   private readonly errorsByCode: Record<string, number> = {};
   private wantedAddr = new Set<string>();
@@ -105,6 +131,7 @@ export class KernelSubsystem implements Subsystem {
   };
   private readonly onFact = (key: string, _fact?: Fact) => {
     if (this.stopped) return;
+    if (key.startsWith('vrrp:') || key.startsWith('nexthop:')) this.factGen++;
     if (key.startsWith('vrrp:')) void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
     else if (key.startsWith('nexthop:'))
       void this.reconcile({ addresses: false, routes: true }, `fact ${key}`);
@@ -116,27 +143,34 @@ export class KernelSubsystem implements Subsystem {
     this.cfg = cfg;
     this.stopped = false;
     this.sock = new RtnlSocket();
-    const watch = new KernelWatcher(this.ctx.clock);
+    this.cache.invalidate();
+    const watch = new KernelWatcher(this.ctx.clock, cfg.kernel.routeProtocol);
     this.watch = watch;
     watch.on('event', (m: WatchEvent) => this.onEvent(m));
     watch.on('lost', (why: string) => {
       this.counters.watchLost++;
+      this.cache.invalidate(); // events were missed
       this.ctx.log.warn({ why }, 'kernel: netlink listener lost events; full resync when it is back');
     });
     // Every (re)subscription after the first: events may have been missed, so resync.
     let first = true;
     watch.on('ready', () => {
-      if (!first) void this.reconcile(FULL, 'netlink listener restarted');
+      if (!first) void this.reconcile(FULL, 'netlink listener restarted', { dump: true });
       first = false;
     });
     if (!(await watch.start()))
       this.ctx.log.warn('kernel: netlink listener did not start; relying on periodic resync');
     this.ctx.facts.on('change', this.onFact);
-    await this.reconcile(FULL, 'start');
+    await this.reconcile(FULL, 'start', { dump: true });
     this.scheduleResync();
   }
 
   async reload(cfg: Config): Promise<void> {
+    if (this.cfg && cfg.kernel.routeProtocol !== this.cfg.kernel.routeProtocol) {
+      // Ownership changed: what the cache and the listener knew as ours no longer is.
+      this.cache.invalidate();
+      this.watch?.setProtocol(cfg.kernel.routeProtocol);
+    }
     this.cfg = cfg;
     await this.reconcile(FULL, 'reload');
     this.scheduleResync();
@@ -191,8 +225,11 @@ export class KernelSubsystem implements Subsystem {
     for (let i = 0; i < 100 && this.loop; i++) await this.loop;
   }
 
-  /** Requests a reconcile; resolves when a run that covers this request has finished. */
-  reconcile(scope: ReconcileScope = FULL, reason = 'manual'): Promise<void> {
+  /** Requests a reconcile; resolves when a run that covers this request has finished. It plans
+   * from the observed-state cache when that is valid and the listener is running, unless
+   * `dump` asks for a fresh view of the kernel. */
+  reconcile(scope: ReconcileScope = FULL, reason = 'manual', opts: { dump?: boolean } = {}): Promise<void> {
+    if (opts.dump) this.pendingDump = true;
     this.pendingScope = this.pendingScope
       ? {
           addresses: this.pendingScope.addresses || scope.addresses,
@@ -206,9 +243,11 @@ export class KernelSubsystem implements Subsystem {
           for (let i = 0; i < 1000 && this.pendingScope && this.sock; i++) {
             const s = this.pendingScope;
             const why = this.pendingReason;
+            const dump = this.pendingDump;
             this.pendingScope = null;
             this.pendingReason = '';
-            await this.runOnce(s, why);
+            this.pendingDump = false;
+            await this.runOnce(s, why, dump);
           }
         } finally {
           this.loop = null;
@@ -220,7 +259,7 @@ export class KernelSubsystem implements Subsystem {
     return this.loop;
   }
 
-  private async runOnce(scope: ReconcileScope, reason: string): Promise<void> {
+  private async runOnce(scope: ReconcileScope, reason: string, dump: boolean): Promise<void> {
     const cfg = this.cfg;
     const sock = this.sock;
     if (!cfg || !sock || (!scope.addresses && !scope.routes)) return;
@@ -229,11 +268,19 @@ export class KernelSubsystem implements Subsystem {
     let ops: KernelOp[] = [];
     let failures: OpFailure[] = [];
     let applied = 0;
-    let phases: { observeMs: number; planMs: number; applyMs: number } | undefined;
+    let phases: Phases | undefined;
     try {
-      const observed = await observeWith(sock, scope);
+      const fromCache = !dump && this.watch?.running === true && this.cache.valid(scope);
+      let observed: ObservedKernel;
+      if (fromCache) {
+        observed = this.cache.view();
+        this.counters.cachedReconciles++;
+      } else {
+        observed = await observeWith(sock, scope);
+        this.cache.reset(observed, scope);
+        this.ifnames = new Map(observed.links.map((l) => [l.index, l.name]));
+      }
       const t1 = this.ctx.clock.now();
-      this.ifnames = new Map(observed.links.map((l) => [l.index, l.name]));
       if (this.removedCount) {
         this.ctx.log.warn(
           { count: this.removedCount, sample: this.removedSample },
@@ -242,11 +289,18 @@ export class KernelSubsystem implements Subsystem {
         this.removedCount = 0;
         this.removedSample = [];
       }
-      const desired = desiredKernelState(cfg, this.ctx.facts);
-      this.lastDesired = desired;
-      this.wantedAddr = new Set(desired.addresses.map((a) => a.key));
-      this.wantedRoute = new Set(desired.routes.map((r) => r.key));
-      this.noteAddressProto(observed.addresses, desired.protocol);
+      const memo = this.desiredMemo;
+      const desired =
+        memo && memo.cfg === cfg && memo.factGen === this.factGen
+          ? memo.desired
+          : desiredKernelState(cfg, this.ctx.facts);
+      if (desired !== this.lastDesired) {
+        this.desiredMemo = { cfg, factGen: this.factGen, desired };
+        this.lastDesired = desired;
+        this.wantedAddr = new Set(desired.addresses.map((a) => a.key));
+        this.wantedRoute = new Set(desired.routes.map((r) => r.key));
+      }
+      if (!fromCache) this.noteAddressProto(observed.addresses, desired.protocol);
       const plan = planKernel(desired, observed, {
         ownedAddressKeys: this.ownedAddressKeys,
         addressesOnly: !scope.routes,
@@ -255,25 +309,36 @@ export class KernelSubsystem implements Subsystem {
       const t2 = this.ctx.clock.now();
       if (this.ownDeletes.size > 100_000) this.ownDeletes.clear();
       for (const op of ops) if (op.op.startsWith('del-')) this.ownDeletes.set(op.key, t2);
-      const res = await applyOps(sock, ops, observed.links);
-      phases = { observeMs: t1 - t0, planMs: t2 - t1, applyMs: this.ctx.clock.now() - t2 };
+      const res = ops.length ? await applyOps(sock, ops, observed.links) : { applied: 0, failures: [] };
       applied = res.applied;
       failures = res.failures;
       const failedKeys = new Set(failures.map((f) => f.op.key));
+      // The cache follows what the kernel acknowledged; after a failure the retry dumps.
+      if (failures.length) this.cache.invalidate();
+      else this.cache.applied(ops, desired.protocol);
+      phases = {
+        observeMs: t1 - t0,
+        planMs: t2 - t1,
+        applyMs: this.ctx.clock.now() - t2,
+        observed: fromCache ? 'cache' : 'dump',
+      };
       for (const op of ops) {
         if (failedKeys.has(op.key)) continue;
         if (op.op === 'add-address') this.ownedAddressKeys.add(op.key);
         if (op.op === 'del-address') this.ownedAddressKeys.delete(op.key);
       }
-      const objects = plan.objects
-        .filter((o) => !(o.actual === 'stale' && !failedKeys.has(o.key)))
-        .map((o) => {
-          if (failedKeys.has(o.key))
-            return { ...o, detail: failures.find((f) => f.op.key === o.key)?.message };
-          return o.actual === 'missing' || o.actual === 'differs'
-            ? { ...o, actual: 'ok' as const, owned: true }
-            : o;
-        });
+      // The plan's objects are this run's own: updated in place (thousands on a cold apply).
+      const objects: ObjectState[] = [];
+      for (const o of plan.objects) {
+        const failed = failures.length > 0 && failedKeys.has(o.key);
+        if (o.actual === 'stale' && !failed) continue;
+        if (failed) o.detail = failures.find((f) => f.op.key === o.key)?.message;
+        else if (o.actual === 'missing' || o.actual === 'differs') {
+          o.actual = 'ok';
+          o.owned = true;
+        }
+        objects.push(o);
+      }
       // An addresses-only run keeps the route/nexthop view of the last full run.
       this.st.objects = scope.routes
         ? objects
@@ -284,6 +349,7 @@ export class KernelSubsystem implements Subsystem {
       for (const p of plan.problems) this.ctx.log.debug({ object: p.object }, `kernel: ${p.message}`);
     } catch (err) {
       failures = [];
+      this.cache.invalidate();
       this.st.errors = [{ object: 'reconcile', code: 'ERROR', message: (err as Error).message }];
       this.ctx.log.error({ err }, 'kernel: reconcile failed');
       this.scheduleRetry();
@@ -318,7 +384,7 @@ export class KernelSubsystem implements Subsystem {
     planned: number,
     applied: number,
     failed: number,
-    phases?: { observeMs: number; planMs: number; applyMs: number },
+    phases?: Phases,
   ): void {
     const r3 = (x: number) => Math.round(x * 1000) / 1000;
     this.ctx.metrics?.reconcile('kernel', (this.ctx.clock.now() - t0) / 1000, failed === 0);
@@ -328,6 +394,7 @@ export class KernelSubsystem implements Subsystem {
       observeMs: phases && r3(phases.observeMs),
       planMs: phases && r3(phases.planMs),
       applyMs: phases && r3(phases.applyMs),
+      observed: phases?.observed,
       reason,
       scope: scope.routes ? 'full' : 'addresses',
       planned,
@@ -368,7 +435,7 @@ export class KernelSubsystem implements Subsystem {
     this.st.retryInMs = this.retryMs;
     this.retryTimer?.cancel();
     this.retryTimer = this.ctx.clock.setTimeout(
-      () => void this.reconcile(FULL, `retry after ${this.retryMs} ms`),
+      () => void this.reconcile(FULL, `retry after ${this.retryMs} ms`, { dump: true }),
       this.retryMs,
     );
   }
@@ -378,11 +445,12 @@ export class KernelSubsystem implements Subsystem {
     if (this.stopped || !this.cfg) return;
     const ms = this.cfg.kernel.resyncInterval;
     this.resyncTimer = this.ctx.clock.setTimeout(() => {
-      void this.reconcile(FULL, 'periodic resync').finally(() => this.scheduleResync());
+      void this.reconcile(FULL, 'periodic resync', { dump: true }).finally(() => this.scheduleResync());
     }, ms);
   }
 
-  /** Watch: react only to events that break what we want (a wanted object deleted, links). */
+  /** Watch: keep the observed-state cache current, and react to events that break what we want
+   * (a wanted or owned object deleted, a foreign object out of a wanted route's way, links). */
   private onEvent(m: WatchEvent): void {
     if (this.stopped || !this.lastDesired) return;
     const proto = this.lastDesired.protocol;
@@ -390,30 +458,67 @@ export class KernelSubsystem implements Subsystem {
       switch (m.type) {
         case RTM.NEWLINK:
         case RTM.DELLINK:
-          void this.reconcile(FULL, 'link change');
+          // IPv4 flushes a downed device's routes without events: only a dump can tell.
+          this.cache.invalidate();
+          void this.reconcile(FULL, 'link change', { dump: true });
           return;
+        case RTM.NEWADDR: {
+          const a = decodeAddress(m.payload);
+          if (a) this.cache.addressAdded(a);
+          return;
+        }
         case RTM.DELADDR: {
           const a = decodeAddress(m.payload);
           const ifname = a && this.ifnames.get(a.ifindex);
-          if (!a || !ifname) return;
-          const key = addressKey(ifname, a.address, a.prefixLen);
-          if (this.isOwnDelete(key) || !this.wantedAddr.has(key)) return;
+          if (!a) return;
+          const key = ifname ? addressKey(ifname, a.address, a.prefixLen) : '';
+          if (this.isOwnDelete(key)) return;
+          this.cache.addressDeleted(a);
+          // The last address of a subnet takes the routes through it along, without events.
+          this.cache.invalidate('routes');
+          if (!this.wantedAddr.has(key)) return;
           this.noteRemoved(key);
           void this.reconcile({ addresses: true, routes: false }, 'watch: address removed');
           return;
         }
+        case RTM.NEWROUTE: {
+          const r = decodeRoute(m.payload);
+          if (r) this.cache.routeAdded(r, (m.flags & NLM_F.REPLACE) !== 0);
+          return;
+        }
         case RTM.DELROUTE: {
           const r = decodeRoute(m.payload);
-          if (!r || r.protocol !== proto) return;
+          if (!r) return;
           const key = routeKey(r.table, r.dst, r.dstLen, r.metric ?? 0);
-          if (this.isOwnDelete(key) || !this.wantedRoute.has(key)) return;
+          if (r.protocol !== proto) {
+            // A foreign route gone: if it was in a wanted route's way, ours can go in now.
+            this.cache.routeDeleted(r);
+            if (this.wantedRoute.has(key)) void this.reconcile(FULL, 'watch: foreign route removed');
+            return;
+          }
+          if (this.isOwnDelete(key)) return;
+          // One of ours removed from outside (maybe one path of a multipath route): dump.
+          this.cache.invalidate('routes');
+          if (!this.wantedRoute.has(key)) return;
           this.noteRemoved(key);
           void this.reconcile(FULL, 'watch: route removed');
           return;
         }
+        case RTM.NEWNEXTHOP: {
+          const n = decodeNexthop(m.payload);
+          if (n) this.cache.nexthopAdded(n);
+          return;
+        }
         case RTM.DELNEXTHOP: {
           const n = decodeNexthop(m.payload);
-          if (!n || n.protocol !== proto || this.isOwnDelete(`id ${n.id}`)) return;
+          if (!n) return;
+          if (n.protocol !== proto) {
+            this.cache.nexthopDeleted(n.id);
+            return;
+          }
+          if (this.isOwnDelete(`id ${n.id}`)) return;
+          // Routes and groups using it went with it, without events of their own.
+          this.cache.invalidate('routes');
           if (!this.lastDesired.routes.some((r) => r.resilient)) return;
           this.noteRemoved(`nexthop id ${n.id}`);
           void this.reconcile(FULL, 'watch: nexthop removed');
@@ -422,6 +527,7 @@ export class KernelSubsystem implements Subsystem {
       }
     } catch {
       this.counters.malformedEvents++; // dropped
+      this.cache.invalidate();
     }
   }
 
@@ -456,6 +562,7 @@ export class KernelSubsystem implements Subsystem {
         dumpRetries: s?.dumpRetries ?? 0,
         malformed: (s?.malformed ?? 0) + this.counters.malformedEvents,
         overruns: s?.overruns ?? 0,
+        cachedReconciles: this.counters.cachedReconciles,
       },
     };
   }

@@ -1,7 +1,7 @@
 // A thin rtnetlink socket on top of the `netlink` package's RawNetlinkSocket: sequence numbers,
 // acks, dumps (retried when the kernel flags NLM_F_DUMP_INTR), and batching: many requests go
-// out in ONE datagram (one sendmsg); the kernel processes each message and acks each one, so
-// 1,000 writes cost a handful of syscalls (this is what makes cold apply beat `ip -batch`).
+// out in ONE datagram (one sendmsg), and only failures and the datagram's last message are
+// answered, so 1,000 writes cost a handful of syscalls and callbacks (see batch()).
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
@@ -47,15 +47,13 @@ export class NetlinkError extends Error {
 interface Pending {
   parts: RawMessage[];
   intr: boolean;
-  /** Position in a batch (for its results array). */
-  index: number;
   done: (errno: number, p: Pending) => void;
 }
 
 export interface RtnlSocketOptions {
   /** Multicast groups to join (RTNLGRP_*); events arrive as 'event' (RawMessage). */
   groups?: number[];
-  /** Messages per datagram in batch(); acks of one window must fit the receive buffer. */
+  /** At most this many messages per datagram in batch() (the socket buffers may allow fewer). */
   window?: number;
   timeoutMs?: number;
 }
@@ -67,14 +65,31 @@ export class RtnlSocket extends EventEmitter {
   private readonly window: number;
   private readonly timeoutMs: number;
   private closed = false;
+  /** The write datagram waiting for its replies (one at a time: batch() calls are chained). */
+  private win?: { base: number; n: number; onReply: (seq: number, errno: number) => void };
+  private writeChain: Promise<void> = Promise.resolve();
+  private readonly maxDatagram: number;
+  private readonly replyBudget: number;
   /** Counters for status/metrics. */
   readonly counters = { writes: 0, dumps: 0, dumpRetries: 0, datagrams: 0, malformed: 0, overruns: 0 };
 
   constructor(opts: RtnlSocketOptions = {}) {
     super();
-    this.window = opts.window ?? 64;
+    this.window = opts.window ?? 1024;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    this.raw = new RawNetlinkSocket(NETLINK_ROUTE, { recvBufferSize: 1 << 20, sendBufferSize: 1 << 20 });
+    // No peeking: one recvmsg per datagram into a 64 KB buffer, and dumps come in skbs of up to
+    // 32 KB (the kernel sizes them after the reader's buffer) instead of 4 KB.
+    this.raw = new RawNetlinkSocket(NETLINK_ROUTE, {
+      recvBufferSize: 1 << 20,
+      sendBufferSize: 1 << 20,
+      messagePeeking: false,
+      msgBufferSize: 1 << 16,
+    });
+    // What the kernel granted (capped by net.core.[rw]mem_max): a datagram must fit the send
+    // buffer, and the replies it can cause (every message failing) the receive buffer, else the
+    // kernel drops replies and flags the socket (ENOBUFS).
+    this.maxDatagram = Math.max(4096, Math.min(1 << 18, this.raw.getSendBufferSize() / 2));
+    this.replyBudget = Math.max(8192, this.raw.getRecvBufferSize() / 2);
     this.raw.on('message', (buf) => this.receive(buf));
     this.raw.on('truncatedMessage', () => this.counters.malformed++);
     // ENOBUFS on a socket means the kernel dropped messages for us: the caller must resync.
@@ -114,8 +129,14 @@ export class RtnlSocket extends EventEmitter {
       const type = buf.readUInt16LE(off + 4);
       const flags = buf.readUInt16LE(off + 6);
       const seq = buf.readUInt32LE(off + 8);
-      const p = seq !== 0 ? this.pending.get(seq) : undefined;
       const isEnd = type === NLMSG_ERROR || type === NLMSG_DONE;
+      const win = this.win;
+      if (win && type === NLMSG_ERROR && seq - win.base >= 0 && seq - win.base < win.n) {
+        win.onReply(seq, len >= 20 ? -buf.readInt32LE(off + 16) || 0 : 0);
+        off += (len + 3) & ~3;
+        continue;
+      }
+      const p = seq !== 0 ? this.pending.get(seq) : undefined;
       if (!p) {
         if (!isEnd) this.emit('event', message(buf, off, len));
       } else {
@@ -127,16 +148,16 @@ export class RtnlSocket extends EventEmitter {
       }
       off += (len + 3) & ~3;
     }
-    if (this.pending.size === 0 && !this.closed) this.maybeUnref();
+    if (this.pending.size === 0 && !this.win && !this.closed) this.maybeUnref();
   }
 
   private maybeUnref(): void {
     if (this.listenerCount('event') === 0) this.raw.unref();
   }
 
-  private register(seq: number, done: Pending['done'], index = 0): void {
+  private register(seq: number, done: Pending['done']): void {
     if (this.pending.size === 0) this.raw.ref();
-    this.pending.set(seq, { parts: [], intr: false, index, done });
+    this.pending.set(seq, { parts: [], intr: false, done });
   }
 
   private send(datagram: Buffer[]): Promise<void> {
@@ -185,49 +206,77 @@ export class RtnlSocket extends EventEmitter {
     });
   }
 
-  /** Sends write requests (each acked) in datagrams of `window` messages; resolves with the errno
-   * of each request in order (0 = success). The kernel keeps going after a failed message. */
-  async batch(reqs: NlRequest[]): Promise<number[]> {
+  /** Sends write requests in as few datagrams as the socket buffers allow; resolves with the
+   * errno of each request in order (0 = success). The kernel processes a datagram's messages in
+   * order, synchronously inside sendmsg, and keeps going after a failed one. Only the LAST message
+   * of a datagram asks for an ack (NLM_F_ACK); a message without it is answered only when it
+   * fails (NLMSG_ERROR with its seq), so 2,000 successful writes cost a few sendmsg and a few
+   * receive callbacks instead of 2,000 acks. The final ack comes after every earlier error (one
+   * socket, one queue, in order), so when it arrives the datagram's results are complete. */
+  batch(reqs: NlRequest[]): Promise<number[]> {
+    const run = this.writeChain.then(() => this.batchNow(reqs));
+    this.writeChain = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async batchNow(reqs: NlRequest[]): Promise<number[]> {
     if (this.closed) throw new Error('netlink socket is closed');
     const results = new Array<number>(reqs.length).fill(0);
-    for (let first = 0; first < reqs.length; first += this.window) {
-      const last = Math.min(reqs.length, first + this.window);
-      const w = new Writer(128 * (last - first));
-      const seqs: number[] = [];
-      let remaining = last - first;
-      let wake: () => void = () => {};
-      const acked = new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      const done = (errno: number, p: Pending) => {
-        results[p.index] = errno;
-        if (--remaining === 0) wake();
-      };
-      for (let i = first; i < last; i++) {
-        const r = reqs[i];
-        const seq = this.nextSeq();
-        seqs.push(seq);
-        const at = w.beginMessage(r.type, r.flags | NLM_F.REQUEST | NLM_F.ACK, seq);
+    let first = 0;
+    while (first < reqs.length) {
+      // Consecutive seqs: a reply's seq minus the base is the request's index.
+      if (this.seq > 0xfffffff0 - this.window) this.seq = 0;
+      const base = this.seq + 1;
+      const w = new Writer(Math.min(this.maxDatagram, 128 * Math.min(this.window, reqs.length - first)));
+      let last = first;
+      let budget = 0; // receive-buffer bytes the failure replies of this datagram could take
+      let lastAt = 0;
+      while (last < reqs.length && last - first < this.window) {
+        const at = w.off;
+        const r = reqs[last];
+        w.beginMessage(r.type, r.flags | NLM_F.REQUEST, base + (last - first));
         r.write(w);
         w.endMessage(at);
-        this.register(seq, done, i);
+        const len = w.off - at;
+        // An error reply echoes the request (no NETLINK_CAP_ACK) in its own skb.
+        budget += 1024 + 2 * len;
+        lastAt = at;
+        last++;
+        if (w.off >= this.maxDatagram || budget >= this.replyBudget) break;
       }
-      this.counters.writes += last - first;
+      const n = last - first;
+      this.seq = base + n - 1;
+      // The last message asks for the ack that closes the datagram.
+      w.patchFlags(lastAt, NLM_F.ACK);
+      this.counters.writes += n;
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((_, reject) => {
+      const acked = new Promise<void>((resolve, reject) => {
+        this.win = {
+          base,
+          n,
+          onReply: (seq, errno) => {
+            results[first + (seq - base)] = errno;
+            if (seq === base + n - 1) resolve();
+          },
+        };
         timer = setTimeout(
-          () =>
-            reject(new Error(`netlink: ${last - first} writes not acknowledged within ${this.timeoutMs} ms`)),
+          () => reject(new Error(`netlink: ${n} writes not acknowledged within ${this.timeoutMs} ms`)),
           this.timeoutMs,
         );
       });
+      this.raw.ref();
       try {
         await this.send([w.done()]);
-        await Promise.race([acked, timeout]);
+        await acked;
       } finally {
         clearTimeout(timer);
-        for (const s of seqs) this.pending.delete(s);
+        this.win = undefined;
+        if (this.pending.size === 0 && !this.closed) this.maybeUnref();
       }
+      first = last;
     }
     return results;
   }

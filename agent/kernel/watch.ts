@@ -1,5 +1,5 @@
 // Parent side of the rtnetlink listener (see watch-child.ts for why it is a child process).
-// Emits 'event' ({type, payload}) for deletions/link changes, 'ready' each time a listener is
+// Emits 'event' ({type, flags, payload}) for deletions, link changes and foreign additions, 'ready' each time a listener is
 // subscribed (the caller resyncs then: events before that moment are unknown), and 'lost' when a
 // listener died (overrun or crash). Restarts with backoff until stop().
 import { type ChildProcess, fork } from 'node:child_process';
@@ -13,6 +13,8 @@ const CHILD = fileURLToPath(
 
 export interface WatchEvent {
   type: number;
+  /** nlmsg_flags (NLM_F_REPLACE on a NEWROUTE that replaced a route). */
+  flags: number;
   payload: Buffer;
 }
 
@@ -25,8 +27,18 @@ export class KernelWatcher extends EventEmitter {
   /** A listener is subscribed right now. */
   running = false;
 
-  constructor(private readonly clock: Clock) {
+  constructor(
+    private readonly clock: Clock,
+    private protocol = 199,
+  ) {
     super();
+  }
+
+  /** The listener drops the echo of additions with this protocol (ours). */
+  setProtocol(protocol: number): void {
+    if (protocol === this.protocol) return;
+    this.protocol = protocol;
+    this.child?.send({ protocol });
   }
 
   /** Starts the listener; resolves when it is subscribed (or after timeoutMs, then false). */
@@ -45,21 +57,30 @@ export class KernelWatcher extends EventEmitter {
   private spawn(): void {
     if (this.stopped) return;
     this.counters.starts++;
-    const child = fork(CHILD, [], {
+    const child = fork(CHILD, [String(this.protocol)], {
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.child = child;
     child.on(
       'message',
-      (m: { ready?: boolean; overrun?: string; events?: { type: number; payload: Uint8Array }[] }) => {
+      (m: {
+        ready?: boolean;
+        overrun?: string;
+        events?: { type: number; flags: number; payload: Uint8Array }[];
+      }) => {
         if (m.ready) {
           this.backoffMs = 0;
           this.running = true;
           this.emit('ready');
         }
         if (m.events)
-          for (const e of m.events) this.emit('event', { type: e.type, payload: Buffer.from(e.payload) });
+          for (const e of m.events)
+            this.emit('event', {
+              type: e.type,
+              flags: e.flags,
+              payload: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength),
+            });
         if (m.overrun) this.emit('lost', `netlink listener overrun: ${m.overrun}`);
       },
     );

@@ -3,7 +3,8 @@
 // the same run. Reports medians and ratios (agent / ip; below 1 = agent faster).
 //   node dist/bench/kernel/apply.bench.js            # full: 1,000 + 1,000, 3 rounds
 //   node dist/bench/kernel/apply.bench.js --quick    # CI: 100 + 100, 1 round
-// Agent times are measured inside the agent (observe + plan + apply, socket already open);
+// Agent times are measured inside the agent (observe + plan + apply, socket already open; observe
+// is a dump for the cold apply and the observed-state cache for the later steps, as in service);
 // ip times are wall time of one `ip -batch` process (its start is part of what scripts pay).
 // "cold apply" is the first apply of a fresh agent process (JavaScript not yet optimised by the
 // JIT); "warm re-apply" is the same 2,000 writes by the same process after removing everything.

@@ -82,8 +82,8 @@ describe('kernel addresses (netns)', { skip: !isRoot() && 'needs root' }, () => 
     assert.equal(ns.exec(['sysctl', '-n', 'net.ipv4.conf.eth0.arp_ignore']).trim(), '1');
     assert.equal(ns.exec(['sysctl', '-n', 'net.ipv4.conf.eth0.arp_announce']).trim(), '2');
     // Marked as ours with IFA_PROTO 199 and read back from the kernel (iproute2 6.1 cannot show
-    // it; the agent reports what its dump saw).
-    await agent.call({ cmd: 'reconcile' });
+    // it; the agent reports what its dump saw: a reconcile that re-dumps).
+    await agent.call({ cmd: 'reconcile', dump: true });
     assert.equal((await agent.call({ cmd: 'status' })).addressProto, 'supported');
 
     ns.ip('addr del 192.0.2.11/32 dev lo');

@@ -2,6 +2,7 @@
 // nexthop}.h, host order little-endian), plus decode round trips and malformed input.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   decodeAddress,
   decodeLink,
@@ -15,6 +16,11 @@ import {
   parseAttrs,
   parseErrno,
   splitMessages,
+  Writer,
+  writeAddress,
+  writeAddressGeneric,
+  writeRoute,
+  writeRouteGeneric,
 } from '../../../agent/kernel/codec.js';
 
 const hex = (b: Buffer) => b.toString('hex');
@@ -255,5 +261,60 @@ describe('rtnetlink codec', () => {
     const bad = Buffer.concat([route, Buffer.from('0c000900ff00000000000000', 'hex')]); // rtnexthop len 255
     assert.throws(() => decodeRoute(bad), /malformed rtnexthop/);
     assert.equal(decodeAddress(Buffer.alloc(3)), null);
+  });
+});
+
+describe('IPv4 fast paths', () => {
+  const ipv4 = fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255)).map((q) => q.join('.'));
+  const bytes = (f: (w: Writer) => Writer) => Buffer.from(f(new Writer(8)).done());
+
+  it('write the same bytes as the general encoders', () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          address: ipv4,
+          prefixLen: fc.integer({ min: 0, max: 32 }),
+          ifindex: fc.nat(0x7fffffff),
+          flags: fc.oneof(fc.nat(0xff), fc.constant(0x100)),
+          proto: fc.option(fc.nat(255), { nil: undefined }),
+          scope: fc.nat(255),
+        }),
+        (a) => {
+          const msg = { ...a, family: 4 as const };
+          assert.deepEqual(
+            bytes((w) => writeAddress(w, msg)),
+            bytes((w) => writeAddressGeneric(w, msg)),
+          );
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          dst: ipv4,
+          dstLen: fc.integer({ min: 0, max: 32 }),
+          table: fc.oneof(fc.constant(254), fc.nat(0xffffffff)),
+          protocol: fc.nat(255),
+          type: fc.constant(1),
+          metric: fc.option(fc.nat(0xffffffff), { nil: undefined }),
+          nhid: fc.option(fc.nat(0xffffffff), { nil: undefined }),
+          hops: fc.array(
+            fc.record({
+              via: fc.oneof(ipv4, fc.constant('2001:db8::1')),
+              ifindex: fc.nat(0x7fffffff),
+              weight: fc.integer({ min: 1, max: 256 }),
+            }),
+            { maxLength: 4 },
+          ),
+        }),
+        (r) => {
+          const msg = { ...r, family: 4 as const };
+          assert.deepEqual(
+            bytes((w) => writeRoute(w, msg)),
+            bytes((w) => writeRouteGeneric(w, msg)),
+          );
+        },
+      ),
+    );
   });
 });
