@@ -1,6 +1,8 @@
 // Rules that span fields: duplicates, references between sections, address families.
 import { buildPlan, HealthPlanError } from '../health/plan.js';
+import { coveringAnnouncement } from '../kernel/desired.js';
 import { familyOf, parsePrefix, prefixKey } from '../lib/ip.js';
+import { vmacName } from '../vrrp/vmac.js';
 import type { ConfigIssue } from './load.js';
 import type { Config } from './schema.js';
 
@@ -22,6 +24,8 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (first !== undefined)
       add(`vips[${i}].address`, `duplicate VIP ${p.address} on ${v.interface} (also vips[${first}])`);
     else vipSeen.set(key, i);
+    if (v.followAnnouncement && coveringAnnouncement(cfg, v.address) === undefined)
+      add(`vips[${i}].followAnnouncement`, `no bgp.announcements prefix covers ${p.address}`);
   });
 
   // Routes: one per prefix+table; nexthops in the prefix's family (IPv4 via IPv6 is allowed by
@@ -113,7 +117,10 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     }
     const totalWeight = s.backends.reduce((sum, b) => sum + b.weight, 0);
     if (s.quorumWeight !== undefined && s.backends.length > 0 && s.quorumWeight > totalWeight) {
-      add(`${at}.quorumWeight`, `needs weight ${s.quorumWeight} but the backends' weights sum to ${totalWeight}`);
+      add(
+        `${at}.quorumWeight`,
+        `needs weight ${s.quorumWeight} but the backends' weights sum to ${totalWeight}`,
+      );
     }
     if (s.quorumWeight === undefined && s.quorumHysteresis > 0) {
       add(`${at}.quorumHysteresis`, 'needs quorumWeight');
@@ -123,6 +130,7 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
   // VRRP: VRID unique per interface and family; v2 whole seconds; auth only for v2.
   const vrids = new Map<string, number>();
   const vrrpNames = new Map<string, number>();
+  const vmacs = new Map<string, number>();
   cfg.vrrp.instances.forEach((v, i) => {
     const at = `vrrp.instances[${i}]`;
     if (vrrpNames.has(v.name)) add(`${at}.name`, `duplicate instance name "${v.name}"`);
@@ -149,7 +157,24 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (v.unicast?.source && familyOf(v.unicast.source) !== fam) {
       add(`${at}.unicast.source`, `IPv${familyOf(v.unicast.source)} source for an IPv${fam} instance`);
     }
-    if (v.useVmac) add(`${at}.useVmac`, 'virtual MAC (macvlan) is not supported yet');
+    if (v.useVmac) {
+      const vmac = vmacName(v.vrid, fam === 6 ? 6 : 4);
+      if (fam === 6) add(`${at}.useVmac`, 'virtual MAC (macvlan) is IPv4 only for now');
+      else if (vmacs.has(vmac))
+        add(
+          `${at}.useVmac`,
+          `macvlan ${vmac} is already used by vrrp.instances[${vmacs.get(vmac)}] (same VRID)`,
+        );
+      else vmacs.set(vmac, i);
+      // The kernel layer puts the VIPs on vipInterface ?? interface: with useVmac they belong on the vmac.
+      if (v.vipInterface === undefined)
+        add(
+          `${at}.useVmac`,
+          `useVmac without vipInterface is not supported yet: set vipInterface: ${vmac} (the VIPs go on the macvlan)`,
+        );
+      if (v.interface === vmac)
+        add(`${at}.interface`, `${vmac} is the instance's own macvlan; name its parent`);
+    }
     if (v.version === 2 && v.advertInterval > 255_000)
       add(`${at}.advertInterval`, 'VRRPv2 allows at most 255s');
     if (v.auth && v.version === 3) add(`${at}.auth`, 'VRRPv3 has no authentication (RFC 5798)');

@@ -1,11 +1,12 @@
 // Desired kernel state: a pure function of the config and the facts other subsystems publish.
-//   cfg.vips                   always wanted
+//   cfg.vips                   always wanted, except a followAnnouncement VIP while the fact
+//                              bgp:<prefix> of its most specific covering announcement is down
 //   cfg.vrrp.instances[i].vips wanted while fact vrrp:<name> is up (this host is master)
 //   cfg.routes[i].nexthops[j]  left out while fact nexthop:<prefix>@<table>/<via> is down
 import type { Config } from '../config/schema.js';
 import type { FactView } from '../daemon/facts.js';
 import { factKey } from '../daemon/facts.js';
-import { prefixKey } from '../lib/ip.js';
+import { addressBytes, parsePrefix, prefixKey } from '../lib/ip.js';
 import { canonical, prefixOf } from './addr.js';
 import type { DesiredKernelState, WantedAddress, WantedHop, WantedRoute } from './types.js';
 
@@ -46,10 +47,41 @@ function nexthopDown(facts: FactView, prefix: string, table: number, via: string
   return f?.up === false; // absent fact = no check = up
 }
 
+/** Whether `address` lies inside the prefix `text` (false when either does not parse). */
+function prefixCovers(text: string, address: string): boolean {
+  const p = parsePrefix(text);
+  if (typeof p === 'string') return false;
+  const a = addressBytes(address);
+  const n = addressBytes(p.address);
+  if (a.length !== n.length) return false;
+  for (let bit = 0; bit < p.length; bit++) {
+    const mask = 0x80 >> (bit & 7);
+    if ((a[bit >> 3] & mask) !== (n[bit >> 3] & mask)) return false;
+  }
+  return true;
+}
+
+/** The most specific `bgp.announcements` prefix that covers a VIP (its fact key's prefix). */
+export function coveringAnnouncement(cfg: Config, vip: string): string | undefined {
+  const address = vip.split('/')[0];
+  let best: { key: string; length: number } | undefined;
+  for (const a of cfg.bgp.announcements) {
+    const p = parsePrefix(a.prefix);
+    if (typeof p === 'string' || !prefixCovers(a.prefix, address)) continue;
+    if (!best || p.length > best.length) best = { key: prefixKey(p), length: p.length };
+  }
+  return best?.key;
+}
+
 export function desiredKernelState(cfg: Config, facts: FactView): DesiredKernelState {
   const addresses = new Map<string, WantedAddress>();
   const arpTune = new Set<string>();
   cfg.vips.forEach((v, i) => {
+    if (v.followAnnouncement) {
+      // Absent fact (no BGP yet, or the prefix not announced at all) keeps the VIP: hitless.
+      const prefix = coveringAnnouncement(cfg, v.address);
+      if (prefix !== undefined && facts.get(`bgp:${prefix}`)?.up === false) return;
+    }
     const a = wantAddress(v.address, v.interface, `vips[${i}]`);
     if (!addresses.has(a.key)) addresses.set(a.key, a);
     for (const ifname of v.arpTune ?? []) arpTune.add(ifname);

@@ -131,8 +131,11 @@ export class KernelSubsystem implements Subsystem {
   };
   private readonly onFact = (key: string, _fact?: Fact) => {
     if (this.stopped) return;
-    if (key.startsWith('vrrp:') || key.startsWith('nexthop:')) this.factGen++;
-    if (key.startsWith('vrrp:')) void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
+    // bgp:* only matters to VIPs that follow their announcement.
+    const bgp = key.startsWith('bgp:') && this.cfg?.vips.some((v) => v.followAnnouncement) === true;
+    if (key.startsWith('vrrp:') || key.startsWith('nexthop:') || bgp) this.factGen++;
+    if (key.startsWith('vrrp:') || bgp)
+      void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
     else if (key.startsWith('nexthop:'))
       void this.reconcile({ addresses: false, routes: true }, `fact ${key}`);
   };

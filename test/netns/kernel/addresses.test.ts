@@ -1,5 +1,6 @@
 // Real kernel: VIPs on lo in a namespace, restored by the watch, foreign addresses left alone,
 // hitless restart (no delete event during restart), VRRP VIPs following the vrrp:<name> fact,
+// followAnnouncement VIPs following the bgp:<prefix> fact,
 // removeOnStop removing only what the agent owns.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -167,6 +168,24 @@ describe('kernel addresses (netns)', { skip: !isRoot() && 'needs root' }, () => 
     await agent.call({ cmd: 'fact', key: 'vrrp:VI_1', fact: { up: false } });
     assert.ok(!addresses(ns, 'eth0').includes('10.1.0.100/24'));
     assert.ok(addresses(ns, 'eth0').includes('10.1.0.1/24'), 'the interface address is not ours and stays');
+  });
+
+  it('a followAnnouncement VIP leaves lo while its BGP announcement is withdrawn', async () => {
+    const agent = agents[agents.length - 1];
+    const follow = {
+      ...config,
+      vips: [...config.vips, { address: '192.0.2.12', followAnnouncement: true }],
+      bgp: { announcements: [{ prefix: '192.0.2.0/24' }] },
+    };
+    await agent.call({ cmd: 'reload', config: follow });
+    assert.ok(addresses(ns, 'lo').includes('192.0.2.12/32'), 'no bgp fact yet: the VIP is there');
+    await agent.call({ cmd: 'fact', key: 'bgp:192.0.2.0/24', fact: { up: false } });
+    assert.ok(!addresses(ns, 'lo').includes('192.0.2.12/32'), 'withdrawn: VIP removed');
+    assert.ok(addresses(ns, 'lo').includes('192.0.2.10/32'), 'VIPs without followAnnouncement stay');
+    await agent.call({ cmd: 'fact', key: 'bgp:192.0.2.0/24', fact: { up: true } });
+    assert.ok(addresses(ns, 'lo').includes('192.0.2.12/32'), 'announced again: VIP back');
+    await agent.call({ cmd: 'reload', config });
+    assert.ok(!addresses(ns, 'lo').includes('192.0.2.12/32'), 'gone from the config: removed');
   });
 
   it('removeOnStop removes only what the agent owns', async () => {

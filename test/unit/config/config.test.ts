@@ -65,6 +65,7 @@ const bad: [string, string, string, RegExp][] = [
   ['duplicate service name', `ipvs:\n  services:\n    - {name: a, vip: 192.0.2.1, port: 80}\n    - {name: a, vip: 192.0.2.1, port: 81}\n`, 'ipvs.services[1].name', /duplicate service name/],
   ['unknown forwarding method', svc(', forwarding: direct'), 'ipvs.services[0].forwarding', /Invalid option|expected one of/i],
   ['quorum above backend count', svc(', quorum: 3'), 'ipvs.services[0].quorum', /needs 3 healthy/],
+  ['followAnnouncement without an announcement', 'vips: [{address: 192.0.2.1, followAnnouncement: true}]', 'vips[0].followAnnouncement', /no bgp.announcements prefix covers 192.0.2.1/],
   ['quorumWeight above total weight', svc(', quorumWeight: 5'), 'ipvs.services[0].quorumWeight', /weights sum to 1/],
   ['quorumHysteresis without quorumWeight', svc(', quorumHysteresis: 2'), 'ipvs.services[0].quorumHysteresis', /needs quorumWeight/],
   ['undefined check reference', svc(', check: nosuch'), 'ipvs.services[0].check', /not defined in checks/],

@@ -74,6 +74,22 @@ describe('desiredKernelState', () => {
     assert.equal(d.addresses[2].source, 'vrrp:VI_1');
   });
 
+  it('a followAnnouncement VIP follows the most specific covering announcement (absent fact keeps it)', () => {
+    const cfg = cfgOf({
+      vips: [{ address: '192.0.2.1', followAnnouncement: true }, { address: '192.0.2.2' }],
+      bgp: { announcements: [{ prefix: '192.0.2.0/24' }, { prefix: '192.0.2.0/30' }] },
+    });
+    const facts = new Facts();
+    const keys = () => desiredKernelState(cfg, facts).addresses.map((a) => a.key);
+    assert.deepEqual(keys(), ['lo|192.0.2.1/32', 'lo|192.0.2.2/32'], 'no fact yet: kept');
+    facts.set('bgp:192.0.2.0/24', { up: false });
+    assert.deepEqual(keys(), ['lo|192.0.2.1/32', 'lo|192.0.2.2/32'], 'the /30 is the one it follows');
+    facts.set('bgp:192.0.2.0/30', { up: false });
+    assert.deepEqual(keys(), ['lo|192.0.2.2/32'], 'withdrawn: the VIP goes, the other stays');
+    facts.set('bgp:192.0.2.0/30', { up: true });
+    assert.deepEqual(keys(), ['lo|192.0.2.1/32', 'lo|192.0.2.2/32']);
+  });
+
   it('leaves out nexthops whose fact is down; no nexthop up = no route', () => {
     const cfg = cfgOf(routeCfg);
     const facts = new Facts();
