@@ -166,12 +166,6 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
           `macvlan ${vmac} is already used by vrrp.instances[${vmacs.get(vmac)}] (same VRID)`,
         );
       else vmacs.set(vmac, i);
-      // The kernel layer puts the VIPs on vipInterface ?? interface: with useVmac they belong on the vmac.
-      if (v.vipInterface === undefined)
-        add(
-          `${at}.useVmac`,
-          `useVmac without vipInterface is not supported yet: set vipInterface: ${vmac} (the VIPs go on the macvlan)`,
-        );
       if (v.interface === vmac)
         add(`${at}.interface`, `${vmac} is the instance's own macvlan; name its parent`);
     }

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import type { FactView } from '../daemon/facts.js';
 import { factKey } from '../daemon/facts.js';
 import { addressBytes, parsePrefix, prefixKey } from '../lib/ip.js';
+import { vmacName } from '../vrrp/vmac.js';
 import { canonical, prefixOf } from './addr.js';
 import type { DesiredKernelState, WantedAddress, WantedHop, WantedRoute } from './types.js';
 
@@ -88,7 +89,8 @@ export function desiredKernelState(cfg: Config, facts: FactView): DesiredKernelS
   });
   for (const inst of cfg.vrrp.instances) {
     if (facts.get(factKey.vrrp(inst.name))?.up !== true) continue;
-    const ifname = inst.vipInterface ?? inst.interface;
+    // useVmac: the VIPs live on the instance's macvlan (keepalived's use_vmac).
+    const ifname = inst.vipInterface ?? (inst.useVmac ? vmacName(inst.vrid) : inst.interface);
     for (const text of inst.vips) {
       const a = wantAddress(text, ifname, `vrrp:${inst.name}`);
       if (!addresses.has(a.key)) addresses.set(a.key, a);

@@ -8,6 +8,8 @@ import { SocketHub } from './hub.js';
 import { VrrpInstance } from './instance.js';
 import { LinkWatcher } from './links.js';
 import type { VrrpState } from './machine.js';
+import { vmacName } from './vmac.js';
+import { VmacRegistry } from './vmac-link.js';
 
 export interface VrrpOptions {
   /** Test hook: replace the GARP/NA sender. */
@@ -23,6 +25,7 @@ export class VrrpSubsystem implements Subsystem {
   private groups: { name: string; instances: string[] }[] = [];
   private syncing = false;
   private linksStarted = false;
+  private vmacs: VmacRegistry;
 
   constructor(
     private ctx: SubsystemContext,
@@ -30,6 +33,7 @@ export class VrrpSubsystem implements Subsystem {
   ) {
     this.hub = new SocketHub((err) => this.ctx.log.error({ err: err.message }, 'vrrp socket error'));
     this.links = new LinkWatcher((err) => this.ctx.log.error({ err: err.message }, 'vrrp link watch error'));
+    this.vmacs = new VmacRegistry((msg) => this.ctx.log.info(`vrrp: ${msg}`));
   }
 
   async start(cfg: Config): Promise<void> {
@@ -61,6 +65,8 @@ export class VrrpSubsystem implements Subsystem {
         await this.startInstance(ic);
       }
     }
+    // Only now: an instance restarted above re-adopted its vmac, so a kept vmac is never deleted.
+    await this.vmacs.prune(wantedVmacs(cfg.vrrp.instances));
   }
 
   async stop(_opts: { removeState: boolean }): Promise<void> {
@@ -69,6 +75,7 @@ export class VrrpSubsystem implements Subsystem {
     // Let the priority-0 adverts leave before the sockets close.
     await new Promise((r) => setTimeout(r, 20));
     this.hub.close();
+    await this.vmacs.prune(new Set());
     this.links.close();
     this.linksStarted = false;
   }
@@ -103,6 +110,7 @@ export class VrrpSubsystem implements Subsystem {
       facts: this.ctx.facts,
       links: this.links,
       hub: this.hub,
+      vmacs: this.vmacs,
       announcer: this.opts.announcer,
       onState: (i, from, to) => this.onState(i, from, to),
     });
@@ -145,4 +153,13 @@ export class VrrpSubsystem implements Subsystem {
       this.syncing = false;
     }
   }
+}
+
+/** The vmac names a config keeps (IPv4 vmac vrrp.<VRID>, IPv6 vrrp6.<VRID>). */
+function wantedVmacs(instances: VrrpInstanceConfig[]): Set<string> {
+  return new Set(
+    instances
+      .filter((i) => i.useVmac)
+      .map((i) => vmacName(i.vrid, i.vips.some((v) => v.includes(':')) ? 6 : 4)),
+  );
 }

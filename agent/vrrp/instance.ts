@@ -22,6 +22,8 @@ import type { PacketSink, SocketHub } from './hub.js';
 import { interfaceAddresses, type LinkWatcher } from './links.js';
 import { type Action, VrrpMachine, type VrrpState } from './machine.js';
 import { computePriority, parseTrackFile, RiseFall, type TrackedObject } from './track.js';
+import { macText, vmacName } from './vmac.js';
+import type { Vmac, VmacRegistry } from './vmac-link.js';
 
 export interface InstanceDeps {
   log: Logger;
@@ -29,6 +31,8 @@ export interface InstanceDeps {
   facts: Facts;
   links: LinkWatcher;
   hub: SocketHub;
+  /** The subsystem's macvlans (useVmac). */
+  vmacs?: VmacRegistry;
   /** Replaceable for tests; defaults to the real GARP/NA sender. */
   announcer?: (ifname: string, ifindex: number, mac: Buffer) => Announcer;
   /** Called after every state change (the subsystem runs sync groups from it). */
@@ -74,6 +78,7 @@ export class VrrpInstance implements PacketSink {
   authProblem: AuthProblem | undefined;
   lastError: string | undefined;
   private stopped = false;
+  private vmac: Vmac | undefined;
 
   constructor(
     public cfg: VrrpInstanceConfig,
@@ -88,11 +93,33 @@ export class VrrpInstance implements PacketSink {
     return this.cfg.name;
   }
 
+  /** Where adverts are received and sent: the vmac with useVmac (as keepalived), else `interface`. */
+  private get ioInterface(): string {
+    return this.cfg.useVmac ? vmacName(this.vrid, this.family) : this.cfg.interface;
+  }
+
+  /** Where the VIPs live (and GARPs leave): vipInterface, else the vmac, else `interface`. */
+  private get vipInterface(): string {
+    return (
+      this.cfg.vipInterface ?? (this.cfg.useVmac ? vmacName(this.vrid, this.family) : this.cfg.interface)
+    );
+  }
+
   async start(): Promise<void> {
     const link = this.deps.links.get(this.cfg.interface);
     if (!link)
       throw new Error(`vrrp.instances[${this.name}].interface: no interface "${this.cfg.interface}"`);
     this.primary = this.pickPrimary();
+    let io = link;
+    if (this.cfg.useVmac) {
+      if (!this.deps.vmacs) throw new Error(`vrrp.instances[${this.name}].useVmac: no macvlan support here`);
+      this.vmac = await this.deps.vmacs.ensure(link, this.vrid, this.family);
+      await this.deps.links.sync();
+      const v = this.deps.links.get(this.vmac.name);
+      if (!v)
+        throw new Error(`vrrp.instances[${this.name}].useVmac: ${this.vmac.name} not visible after creation`);
+      io = v;
+    }
     this.machine = new VrrpMachine(
       {
         version: this.cfg.version,
@@ -105,7 +132,7 @@ export class VrrpInstance implements PacketSink {
       this.deps.clock,
       (a) => this.act(a),
     );
-    this.deps.hub.attach(this.cfg.interface, link.index, this.family, !this.cfg.unicast, this);
+    this.deps.hub.attach(io.name, io.index, this.family, !this.cfg.unicast, this);
     this.ensureAnnouncer(); // sockets open now, not on the takeover's critical path
     this.startTracking();
     this.publish('init');
@@ -219,7 +246,7 @@ export class VrrpInstance implements PacketSink {
             password: this.cfg.auth?.password,
           },
         );
-        this.deps.hub.send(this.cfg.interface, this.family, vrrp, this.primary, dst).catch(fail);
+        this.deps.hub.send(this.ioInterface, this.family, vrrp, this.primary, dst).catch(fail);
       } catch (err) {
         fail(err);
       }
@@ -252,7 +279,7 @@ export class VrrpInstance implements PacketSink {
   /** The GARP/NA sender of the VIP interface, created once (undefined while that interface is missing). */
   private ensureAnnouncer(): Announcer | undefined {
     if (this.announcer) return this.announcer;
-    const ifname = this.cfg.vipInterface ?? this.cfg.interface;
+    const ifname = this.vipInterface;
     const link = this.deps.links.get(ifname);
     if (!link) return undefined;
     const factory =
@@ -269,7 +296,7 @@ export class VrrpInstance implements PacketSink {
 
   /** GARP/NA once the kernel subsystem has put the VIPs on the interface (bounded wait). */
   private announce(): void {
-    const ifname = this.cfg.vipInterface ?? this.cfg.interface;
+    const ifname = this.vipInterface;
     const announcer = this.ensureAnnouncer();
     if (!announcer) {
       this.lastError = `cannot announce VIPs: no interface ${ifname}`;
@@ -489,7 +516,7 @@ export class VrrpInstance implements PacketSink {
     this.stopVipWatch?.();
     this.stopTracking();
     this.announcer?.close();
-    this.deps.hub.detach(this.cfg.interface, this.family, this);
+    this.deps.hub.detach(this.ioInterface, this.family, this);
     this.deps.facts.set(factKey.vrrp(this.name), {
       up: false,
       reason: 'stopped',
@@ -503,6 +530,8 @@ export class VrrpInstance implements PacketSink {
     return {
       name: this.name,
       interface: this.cfg.interface,
+      vipInterface: this.vipInterface,
+      vmac: this.vmac ? { name: this.vmac.name, mac: macText(this.vmac.mac), owned: this.vmac.owned } : null,
       vrid: this.vrid,
       version: this.cfg.version,
       family: this.family,

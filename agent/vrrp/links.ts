@@ -57,6 +57,11 @@ export class LinkWatcher {
     return () => this.addressListeners.delete(fn);
   }
 
+  /** A fresh dump now (after creating a link, before looking it up). */
+  sync(): Promise<void> {
+    return this.refresh();
+  }
+
   private refresh(): Promise<void> {
     if (this.refreshing) {
       this.again = true;

@@ -86,7 +86,7 @@ const bad: [string, string, string, RegExp][] = [
   ['VRRP mixed families', `vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 7, version: 3, vips: [192.0.2.5/24, "2001:db8::5/64"]}\n`, 'vrrp.instances[0].vips', /mixes IPv4 and IPv6/],
   ['VRRPv3 interval below 10ms', vrrp(', version: 3, advertInterval: 5ms'), 'vrrp.instances[0].advertInterval', /centiseconds/],
   ['VRRP unicast source other family', vrrp(', unicast: {source: "fd00::1", peers: [10.0.0.2]}'), 'vrrp.instances[0].unicast.source', /IPv6 source/],
-  ['VRRP virtual MAC (not supported yet)', vrrp(', useVmac: true'), 'vrrp.instances[0].useVmac', /not supported yet/],
+  ['VRRP virtual MAC on IPv6', `vrrp:\n  instances:\n    - {name: a, interface: eth0, vrid: 7, version: 3, vips: ["2001:db8::5/64"], useVmac: true}\n`, 'vrrp.instances[0].useVmac', /IPv4 only/],
   ['VRRP unicast peer other family', vrrp(', unicast: {peers: ["2001:db8::1"]}'), 'vrrp.instances[0].unicast.peers[0]', /IPv6 peer/],
   ['sync group with unknown instance', `${vrrp('')}  syncGroups: [{name: g, instances: [v1, v9]}]\n`, 'vrrp.syncGroups[0].instances[1]', /no VRRP instance named "v9"/],
   ['track of unknown service', vrrp(', track: {services: [{name: nosvc}]}'), 'vrrp.instances[0].track.services[0].name', /neither an ipvs service nor a check/],
