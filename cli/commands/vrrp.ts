@@ -10,6 +10,8 @@ interface VrrpInstanceView {
   sinceMs: number;
   primaryAddress: string;
   vips: string[];
+  vipInterface?: string;
+  vmac?: { name: string; mac: string; owned: boolean } | null;
   priority: { configured: number; effective: number; reasons: string[] };
   advertIntervalMs: number;
   masterAdvertIntervalMs?: number;
@@ -59,7 +61,9 @@ export function renderVrrp(status: unknown): string {
     );
     const why = i.priority.reasons.length ? ` (${i.priority.reasons.join('; ')})` : '';
     out.push(`  priority ${i.priority.effective} of ${i.priority.configured}${why}`);
-    out.push(`  vips ${i.vips.join(' ')}`);
+    const on = i.vipInterface && i.vipInterface !== i.interface ? ` on ${i.vipInterface}` : '';
+    out.push(`  vips ${i.vips.join(' ')}${on}`);
+    if (i.vmac) out.push(`  vmac ${i.vmac.name} ${i.vmac.mac}${i.vmac.owned ? '' : ' (adopted, not ours)'}`);
     const intervals = `advert ${i.advertIntervalMs}ms, master advert ${i.masterAdvertIntervalMs ?? '-'}ms, master down ${i.masterDownIntervalMs ?? '-'}ms`;
     out.push(`  ${intervals}`);
     if (i.masterSeen) {
