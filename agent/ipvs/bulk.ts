@@ -6,7 +6,7 @@
 // Writes carry no NLM_F_ACK: netlink_rcv_skb still answers a failed one with an error naming its
 // sequence number. When send() returns, the kernel has handled the whole datagram, so every error
 // is already queued: one non-blocking drain settles the datagram (no ack round trip at all).
-import { createRequire } from 'node:module';
+import { type Libc, loadLibc } from '../lib/libc.js';
 import { NLMSG_ERROR, parseError, splitMessages } from './netlink.js';
 
 const AF_NETLINK = 16;
@@ -65,45 +65,6 @@ export function settleDatagram(
     }
   }
   return { settled, malformed };
-}
-
-interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, value: Buffer, len: number): number;
-  getsockopt(fd: number, level: number, name: number, value: Buffer, len: Buffer): number;
-  send: ((fd: number, buf: Buffer, len: number, flags: number) => number) & {
-    async: (
-      fd: number,
-      buf: Buffer,
-      len: number,
-      flags: number,
-      cb: (err: unknown, n: number) => void,
-    ) => void;
-  };
-  recv(fd: number, buf: Buffer, len: number, flags: number): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let libc: Libc | Error | undefined;
-function loadLibc(): Libc | Error {
-  if (libc) return libc;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      socket: lib.func('int socket(int, int, int)'),
-      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-      getsockopt: lib.func('int getsockopt(int, int, int, _Out_ void *, _Inout_ uint32_t *)'),
-      send: lib.func('intptr_t send(int, const void *, uintptr_t, int)'),
-      recv: lib.func('intptr_t recv(int, _Out_ void *, uintptr_t, int)'),
-      close: lib.func('int close(int)'),
-      errno: () => koffi.errno(),
-    } as unknown as Libc;
-  } catch (err) {
-    libc = new Error(`koffi/libc not usable: ${(err as Error).message}`);
-  }
-  return libc;
 }
 
 /** What IpvsSocket.runWrites needs of a bulk socket (tests give a fake kernel). */

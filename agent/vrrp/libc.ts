@@ -1,12 +1,4 @@
-// The few libc calls VRRP needs and Node lacks, through koffi (FFI, prebuilt binary):
-// - an AF_PACKET socket for gratuitous ARP (an Ethernet frame; Node and raw-socket only open
-//   AF_INET/AF_INET6 sockets);
-// - a send-only raw IPv4 socket whose sendto is synchronous (raw-socket queues its sends);
-// - a stable C copy of a classic-BPF program (bpf.ts), whose address goes into the `struct sock_fprog`
-//   handed to raw-socket's setOption(SO_ATTACH_FILTER) (the kernel copies the program in the call).
-// `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; callers fall back.
-import { createRequire } from 'node:module';
-import { constants, endianness } from 'node:os';
+import { endianness } from 'node:os';
 
 export const AF_PACKET = 17;
 const AF_INET = 2;
@@ -15,58 +7,9 @@ const SOCK_RAW = 3;
 const SOCK_NONBLOCK = 0o4000;
 const SOCK_CLOEXEC = 0o2000000;
 
-export interface Libc {
-  socket(domain: number, type: number, protocol: number): number;
-  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
-  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
-  close(fd: number): number;
-  errno(): number;
-  /** sizeof(void *), for structs that carry a pointer (struct sock_fprog). */
-  pointerSize: number;
-  /** Copies `bytes` to C memory that does not move, runs `fn` with its address, frees it. */
-  withCopy<T>(bytes: Buffer, fn: (address: bigint) => T): T;
-}
+import { errnoCode, type Libc, loadLibc } from '../lib/libc.js';
 
-let cached: Libc | Error | undefined;
-
-export function loadLibc(): Libc | Error {
-  if (cached !== undefined) return cached;
-  if (process.platform !== 'linux') {
-    cached = new Error(`not Linux (${process.platform})`);
-    return cached;
-  }
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
-    cached = {
-      socket: lib.func('int socket(int, int, int)'),
-      sendto: lib.func('intptr_t sendto(int, const void *, uintptr_t, int, const void *, uint32_t)'),
-      close: lib.func('int close(int)'),
-      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-      errno: () => koffi.errno(),
-      pointerSize: koffi.sizeof('void *'),
-      withCopy(bytes, fn) {
-        const mem = koffi.alloc('uint8_t', Math.max(1, bytes.length));
-        try {
-          new Uint8Array(koffi.view(mem, bytes.length)).set(bytes);
-          return fn(koffi.address(mem));
-        } finally {
-          koffi.free(mem);
-        }
-      },
-    } as Libc;
-  } catch (err) {
-    cached = new Error(`koffi/libc not usable: ${(err as Error).message}`);
-  }
-  return cached;
-}
-
-const errnoName = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
-
-/** "ENETDOWN" for 100; "errno 999" for what Node does not name. */
-export function errnoCode(errno: number): string {
-  return errnoName.get(errno) ?? `errno ${errno}`;
-}
+export { errnoCode, loadLibc };
 
 /**
  * One AF_PACKET datagram socket (the kernel writes the Ethernet header from the sockaddr_ll we

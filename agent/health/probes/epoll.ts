@@ -4,9 +4,9 @@
 // It has none of net.Socket's stream machinery: a check costs a few cheap FFI calls (~0.14 µs
 // each) and no JS objects (docs/health.md "Bench"). `open()` returns undefined where koffi or libc
 // is missing; callers fall back to net.connect (./tcp.ts).
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 import { addressBytes } from '../../lib/ip.js';
+import { errnoCode, type Libc, loadLibc } from '../../lib/libc.js';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -27,42 +27,11 @@ const EINPROGRESS = constants.errno.EINPROGRESS;
 const EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
 const MAX_EVENTS = 1024;
 
-interface Libc {
-  socket(domain: number, type: number, proto: number): number;
-  connect(fd: number, addr: Buffer, len: number): number;
-  epoll_create1(flags: number): number;
-  epoll_ctl(ep: number, op: number, fd: number, ev: Buffer): number;
-  epoll_wait(ep: number, evs: Buffer, max: number, timeout: number): number;
-  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
-  getsockopt(fd: number, level: number, name: number, val: Buffer, len: Buffer): number;
-  close(fd: number): number;
-  errno(): number;
-}
-
-let libc: Libc | null | undefined;
-
-function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  if (process.platform !== 'linux' || process.env.LBAGENT_TCP_PROBER === 'net') return null;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const lib = koffi.load('libc.so.6');
-    libc = {
-      socket: lib.func('int socket(int, int, int)'),
-      connect: lib.func('int connect(int, const void *, uint32_t)'),
-      epoll_create1: lib.func('int epoll_create1(int)'),
-      epoll_ctl: lib.func('int epoll_ctl(int, int, int, void *)'),
-      epoll_wait: lib.func('int epoll_wait(int, void *, int, int)'),
-      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
-      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
-      close: lib.func('int close(int)'),
-      errno: () => koffi.errno(),
-    } as Libc;
-  } catch {
-    libc = null;
-  }
-  return libc;
+/** The shared libc (agent/lib/libc.ts), unless LBAGENT_TCP_PROBER=net asks for net.connect. */
+function probeLibc(): Libc | null {
+  if (process.env.LBAGENT_TCP_PROBER === 'net') return null;
+  const c = loadLibc();
+  return c instanceof Error ? null : c;
 }
 
 /** struct sockaddr_in / sockaddr_in6 for an address and port (encoded once per probe). */
@@ -75,12 +44,7 @@ export function sockaddr(address: string, port: number): Buffer {
   return b;
 }
 
-const errnoName = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
-
-/** "ECONNREFUSED" for 111; "errno 999" for what Node does not name. */
-export function errnoCode(errno: number): string {
-  return errnoName.get(errno) ?? `errno ${errno}`;
-}
+export { errnoCode };
 
 /** Called per finished connect: errno 0 = connected (and already reset). */
 export type ConnectDone<T> = (owner: T, errno: number) => void;
@@ -105,7 +69,7 @@ export class EpollConnector<T> {
 
   /** undefined when koffi / libc / epoll is not usable here (fall back to net.connect). */
   static open<T>(): EpollConnector<T> | undefined {
-    const c = loadLibc();
+    const c = probeLibc();
     if (!c) return undefined;
     const ep = c.epoll_create1(EPOLL_CLOEXEC);
     return ep >= 0 ? new EpollConnector<T>(c, ep) : undefined;

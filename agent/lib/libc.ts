@@ -1,0 +1,80 @@
+// The libc calls Node lacks, through koffi (FFI, prebuilt binary), loaded once for the whole agent:
+// - VRRP: an AF_PACKET socket for gratuitous ARP, a synchronous raw IPv4 sender, a stable C copy
+//   of a classic-BPF program (agent/vrrp/libc.ts);
+// - health: non-blocking connect + epoll for the TCP prober (agent/health/probes/epoll.ts);
+// - IPVS: a netlink socket whose send runs on a worker thread (agent/ipvs/bulk.ts).
+// `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; every caller has a
+// fallback that does not need it.
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+
+export interface Libc {
+  socket(domain: number, type: number, protocol: number): number;
+  connect(fd: number, addr: Buffer, len: number): number;
+  setsockopt(fd: number, level: number, name: number, val: Buffer, len: number): number;
+  /** `len` is a 4-byte buffer holding the value's size in, its length out. */
+  getsockopt(fd: number, level: number, name: number, val: Buffer, len: Buffer): number;
+  sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
+  /** send(2); `.async` runs it on a libuv worker thread. */
+  send: ((fd: number, buf: Buffer, len: number, flags: number) => number) & {
+    async(fd: number, buf: Buffer, len: number, flags: number, cb: (err: unknown, n: number) => void): void;
+  };
+  recv(fd: number, buf: Buffer, len: number, flags: number): number;
+  close(fd: number): number;
+  epoll_create1(flags: number): number;
+  epoll_ctl(ep: number, op: number, fd: number, ev: Buffer): number;
+  epoll_wait(ep: number, evs: Buffer, max: number, timeout: number): number;
+  errno(): number;
+  /** sizeof(void *), for structs that carry a pointer (struct sock_fprog). */
+  pointerSize: number;
+  /** Copies `bytes` to C memory that does not move, runs `fn` with its address, frees it. */
+  withCopy<T>(bytes: Buffer, fn: (address: bigint) => T): T;
+}
+
+let cached: Libc | Error | undefined;
+
+export function loadLibc(): Libc | Error {
+  if (cached !== undefined) return cached;
+  if (process.platform !== 'linux') {
+    cached = new Error(`not Linux (${process.platform})`);
+    return cached;
+  }
+  try {
+    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
+    const lib = koffi.load('libc.so.6');
+    cached = {
+      socket: lib.func('int socket(int, int, int)'),
+      connect: lib.func('int connect(int, const void *, uint32_t)'),
+      setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+      getsockopt: lib.func('int getsockopt(int, int, int, void *, void *)'),
+      sendto: lib.func('intptr_t sendto(int, const void *, uintptr_t, int, const void *, uint32_t)'),
+      send: lib.func('intptr_t send(int, const void *, uintptr_t, int)'),
+      recv: lib.func('intptr_t recv(int, void *, uintptr_t, int)'),
+      close: lib.func('int close(int)'),
+      epoll_create1: lib.func('int epoll_create1(int)'),
+      epoll_ctl: lib.func('int epoll_ctl(int, int, int, void *)'),
+      epoll_wait: lib.func('int epoll_wait(int, void *, int, int)'),
+      errno: () => koffi.errno(),
+      pointerSize: koffi.sizeof('void *'),
+      withCopy<T>(bytes: Buffer, fn: (address: bigint) => T): T {
+        const mem = koffi.alloc('uint8_t', Math.max(1, bytes.length));
+        try {
+          new Uint8Array(koffi.view(mem, bytes.length)).set(bytes);
+          return fn(koffi.address(mem));
+        } finally {
+          koffi.free(mem);
+        }
+      },
+    } as unknown as Libc;
+  } catch (err) {
+    cached = new Error(`koffi/libc not usable: ${(err as Error).message}`);
+  }
+  return cached;
+}
+
+const errnoName = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+
+/** "ECONNREFUSED" for 111; "errno 999" for what Node does not name. */
+export function errnoCode(errno: number): string {
+  return errnoName.get(errno) ?? `errno ${errno}`;
+}
