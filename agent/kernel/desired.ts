@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { FactView } from '../daemon/facts.js';
 import { factKey } from '../daemon/facts.js';
-import { addressBytes, parsePrefix, prefixKey } from '../lib/ip.js';
+import { parsePrefix, prefixContains, prefixKey } from '../lib/ip.js';
 import { vmacName } from '../vrrp/vmac.js';
 import { canonical, prefixOf } from './addr.js';
 import type { DesiredKernelState, WantedAddress, WantedHop, WantedRoute } from './types.js';
@@ -48,27 +48,13 @@ function nexthopDown(facts: FactView, prefix: string, table: number, via: string
   return f?.up === false; // absent fact = no check = up
 }
 
-/** Whether `address` lies inside the prefix `text` (false when either does not parse). */
-function prefixCovers(text: string, address: string): boolean {
-  const p = parsePrefix(text);
-  if (typeof p === 'string') return false;
-  const a = addressBytes(address);
-  const n = addressBytes(p.address);
-  if (a.length !== n.length) return false;
-  for (let bit = 0; bit < p.length; bit++) {
-    const mask = 0x80 >> (bit & 7);
-    if ((a[bit >> 3] & mask) !== (n[bit >> 3] & mask)) return false;
-  }
-  return true;
-}
-
 /** The most specific `bgp.announcements` prefix that covers a VIP (its fact key's prefix). */
 export function coveringAnnouncement(cfg: Config, vip: string): string | undefined {
   const address = vip.split('/')[0];
   let best: { key: string; length: number } | undefined;
   for (const a of cfg.bgp.announcements) {
     const p = parsePrefix(a.prefix);
-    if (typeof p === 'string' || !prefixCovers(a.prefix, address)) continue;
+    if (typeof p === 'string' || !prefixContains(p, address)) continue;
     if (!best || p.length > best.length) best = { key: prefixKey(p), length: p.length };
   }
   return best?.key;

@@ -2,7 +2,7 @@
 // the agent owns (route/nexthop protocol = ours, address IFA_PROTO = ours, or an address this
 // process created on a kernel without IFA_PROTO) are ever replaced or deleted; a foreign object in
 // the way is reported as a problem and left alone.
-import { addressBytes } from '../lib/ip.js';
+import { prefixContains } from '../lib/ip.js';
 import {
   type AddressMsg,
   IFA_F_NODAD,
@@ -51,17 +51,6 @@ export function groupKey(r: WantedRoute): string {
   return `grp|${r.table}|${r.dst}/${r.dstLen}|${r.resilient?.buckets ?? 0}`;
 }
 
-function contains(net: { address: string; prefixLen: number }, addr: string): boolean {
-  const a = addressBytes(net.address);
-  const b = addressBytes(addr);
-  if (a.length !== b.length) return false;
-  for (let bit = 0; bit < net.prefixLen; bit++) {
-    const m = 0x80 >> (bit & 7);
-    if ((a[bit >> 3] & m) !== (b[bit >> 3] & m)) return false;
-  }
-  return true;
-}
-
 /** The interface with a connected prefix containing `via` (longest match), for nexthop objects
  * that need a device when the config gives none. */
 export function connectedIfindex(observed: ObservedKernel, via: string): number | undefined {
@@ -69,7 +58,7 @@ export function connectedIfindex(observed: ObservedKernel, via: string): number 
   const max = via.includes(':') ? 128 : 32;
   for (const a of observed.addresses) {
     if (a.prefixLen >= max || (a.family === 6) !== via.includes(':')) continue;
-    if (contains(a, via) && (!best || a.prefixLen > best.len))
+    if (prefixContains({ address: a.address, length: a.prefixLen }, via) && (!best || a.prefixLen > best.len))
       best = { len: a.prefixLen, ifindex: a.ifindex };
   }
   return best?.ifindex;

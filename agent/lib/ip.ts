@@ -90,6 +90,18 @@ export function parsePrefix(text: string, opts: { allowHostBits?: boolean } = {}
   return { address: bytesToAddress(opts.allowHostBits ? bytes : masked), length, family };
 }
 
+/** Whether `address` lies inside the network `net` (false across families). */
+export function prefixContains(net: { address: string; length: number }, address: string): boolean {
+  const n = addressBytes(net.address);
+  const a = addressBytes(address);
+  if (a.length !== n.length) return false;
+  for (let bit = 0; bit < net.length; bit++) {
+    const m = 0x80 >> (bit & 7);
+    if ((a[bit >> 3] & m) !== (n[bit >> 3] & m)) return false;
+  }
+  return true;
+}
+
 export function prefixKey(p: Prefix): string {
   return `${p.address}/${p.length}`;
 }
