@@ -4,10 +4,10 @@
 //   node dist/bench/health/connect-micro.js [--rate 4000] [--seconds 10] [--methods net,tcpwrap,epoll]
 // Needs root (namespace). Only touches the namespace it creates.
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNetns, destroyNetns, stopChild, uniq } from '../../test/lib/netns.js';
+import { createNetns, destroyNetns, siblingScript, stopChild, uniq } from '../../test/lib/netns.js';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -161,12 +161,8 @@ async function inner() {
 }
 
 async function outer() {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const node = (s: string, ...a: string[]) =>
-    ext === '.ts'
-      ? [process.execPath, '--import', 'tsx', join(here, s + ext), ...a]
-      : [process.execPath, join(here, s + ext), ...a];
+  const _here = dirname(fileURLToPath(import.meta.url));
+  const node = (s: string, ...a: string[]) => siblingScript(import.meta.url, s, ...a);
   const [ns] = createNetns(`lbt-hmicro-${uniq()}`);
   const kids = [];
   try {

@@ -13,7 +13,15 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createNetns, destroyNetns, type Netns, stopChild, uniq, waitFor } from '../../test/lib/netns.js';
+import {
+  createNetns,
+  destroyNetns,
+  type Netns,
+  siblingScript,
+  stopChild,
+  uniq,
+  waitFor,
+} from '../../test/lib/netns.js';
 
 const quick = process.argv.includes('--quick');
 const arg = (name: string, def: number) => {
@@ -27,12 +35,8 @@ const BASE_PORT = 10_000;
 const PER_LISTENER = 5000;
 const TICK = 100; // USER_HZ
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const nodeArgv = (script: string, ...args: string[]) =>
-  ext === '.ts'
-    ? [process.execPath, '--import', 'tsx', join(here, script + ext), ...args]
-    : [process.execPath, join(here, script + ext), ...args];
+const _here = dirname(fileURLToPath(import.meta.url));
+const nodeArgv = (script: string, ...args: string[]) => siblingScript(import.meta.url, script, ...args);
 
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

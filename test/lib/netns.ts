@@ -2,6 +2,19 @@
 // processes inside them, bounded waits, and cleanup that also runs when a test fails.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * argv that runs `script` (a file beside the caller, named without extension) the way the caller
+ * itself runs: through tsx from the TypeScript sources, plain node when compiled to dist/.
+ */
+export function siblingScript(callerUrl: string, script: string, ...args: string[]): string[] {
+  const here = dirname(fileURLToPath(callerUrl));
+  return callerUrl.endsWith('.ts')
+    ? [process.execPath, '--import', 'tsx', join(here, `${script}.ts`), ...args]
+    : [process.execPath, join(here, `${script}.js`), ...args];
+}
 
 const created = new Set<string>();
 const children = new Set<ChildProcess>();

@@ -17,6 +17,7 @@ import {
   destroyNetns,
   isRoot,
   type Netns,
+  siblingScript,
   stopChild,
   uniq,
   veth,
@@ -31,12 +32,8 @@ function ipvsAvailable(): boolean {
   return existsSync('/proc/net/ip_vs');
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ts = import.meta.url.endsWith('.ts');
-const nodeArgv = (script: string, ...args: string[]) =>
-  ts
-    ? [process.execPath, '--import', 'tsx', join(here, `${script}.ts`), ...args]
-    : [process.execPath, join(here, `${script}.js`), ...args];
+const _here = dirname(fileURLToPath(import.meta.url));
+const nodeArgv = (script: string, ...args: string[]) => siblingScript(import.meta.url, script, ...args);
 const LISTENER = `require('net').createServer(s => { s.on('error', () => {}); s.destroy(); }).listen(8080, '0.0.0.0', () => console.log('listening'))`;
 
 describe('health → IPVS: a failing backend gets weight 0', {

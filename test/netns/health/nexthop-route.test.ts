@@ -3,7 +3,7 @@
 // flip one route message from the kernel. Namespaces: lb (agent) ─veth─ r1, r2 (nexthop routers).
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,18 +13,15 @@ import {
   destroyNetns,
   isRoot,
   type Netns,
+  siblingScript,
   stopChild,
   uniq,
   veth,
   waitFor,
 } from '../../lib/netns.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ts = import.meta.url.endsWith('.ts');
-const nodeArgv = (script: string, ...args: string[]) =>
-  ts
-    ? [process.execPath, '--import', 'tsx', join(here, `${script}.ts`), ...args]
-    : [process.execPath, join(here, `${script}.js`), ...args];
+const _here = dirname(fileURLToPath(import.meta.url));
+const nodeArgv = (script: string, ...args: string[]) => siblingScript(import.meta.url, script, ...args);
 
 const LISTENER = `require('net').createServer(s => { s.on('error', () => {}); s.destroy(); }).listen(8080, '0.0.0.0', () => console.log('listening'))`;
 

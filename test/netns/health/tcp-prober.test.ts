@@ -3,7 +3,7 @@
 // veth, to a MAC nobody has) times out at `timeout`, an unroutable address fails
 // at once; the fd count of the prober process is back to its baseline afterwards.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import {
@@ -12,17 +12,14 @@ import {
   destroyNetns,
   isRoot,
   type Netns,
+  siblingScript,
   stopChild,
   uniq,
   waitFor,
 } from '../../lib/netns.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ts = import.meta.url.endsWith('.ts');
-const nodeArgv = (script: string, ...args: string[]) =>
-  ts
-    ? [process.execPath, '--import', 'tsx', join(here, `${script}.ts`), ...args]
-    : [process.execPath, join(here, `${script}.js`), ...args];
+const _here = dirname(fileURLToPath(import.meta.url));
+const nodeArgv = (script: string, ...args: string[]) => siblingScript(import.meta.url, script, ...args);
 
 const LISTENER = `require('net').createServer(s => { s.on('error', () => {}); s.destroy(); }).listen(8080, '127.0.0.1', () => console.log('listening'))`;
 
