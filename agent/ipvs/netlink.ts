@@ -1,7 +1,7 @@
 // Netlink framing for generic netlink: nlmsghdr + genlmsghdr + attributes (TLVs). Pure byte work,
 // host byte order as the kernel expects (x86/arm little endian). The npm `netlink` package does the
 // socket and family resolution; IPVS attributes are ours (the package has no IPVS support).
-import { align4, type NlMessage, parseAttrs } from '../lib/netlink.js';
+import { align4, attr, type NlMessage, parseAttrs } from '../lib/netlink.js';
 
 export {
   align4,
@@ -21,16 +21,7 @@ export const NLM_F_ACK_TLVS = 0x200;
 export const NLMSGERR_ATTR_MSG = 1;
 export const NLA_F_NESTED = 0x8000;
 
-/** One attribute: a type and either raw bytes or nested attributes. */
-export function attr(type: number, payload: Buffer): Buffer {
-  const len = 4 + payload.length;
-  const out = Buffer.allocUnsafe(align4(len)); // pooled; the padding is zeroed below
-  out.fill(0, len);
-  out.writeUInt16LE(len, 0);
-  out.writeUInt16LE(type, 2);
-  payload.copy(out, 4);
-  return out;
-}
+export { attr };
 
 export const nested = (type: number, children: Buffer[]): Buffer => attr(type, Buffer.concat(children));
 

@@ -5,7 +5,7 @@
 // small and golden-tested (test/unit/kernel/codec.test.ts). Layouts: /usr/include/linux/
 // rtnetlink.h, if_addr.h, nexthop.h, netlink.h. Netlink headers are host order (little-endian
 // on every machine we run on); addresses are network order.
-import { align4, type NlMessage, parseAttrs } from '../lib/netlink.js';
+import { align4, attr, type NlMessage, parseAttrs } from '../lib/netlink.js';
 
 export { NLMSG_DONE, NLMSG_ERROR, parseAttrs, splitMessages } from '../lib/netlink.js';
 
@@ -262,13 +262,7 @@ export function parseIPv4(text: string): number | undefined {
   return v * 256 + part;
 }
 
-/** One rtattr: u16 len, u16 type, payload, zero padding to 4 bytes. */
-export function attr(type: number, payload: Buffer): Buffer {
-  const w = new Writer(align4(4 + payload.length));
-  const s = w.begin(type);
-  w.bytes(payload);
-  return w.end(s).done();
-}
+export { attr };
 
 export function familyNumber(f: Family): number {
   return f === 4 ? AF_INET : AF_INET6;

@@ -7,6 +7,17 @@ const NLA_TYPE_MASK = 0x3fff;
 
 export const align4 = (n: number): number => (n + 3) & ~3;
 
+/** One attribute (rtattr / nlattr): u16 length, u16 type, payload, zero padding to 4 bytes. */
+export function attr(type: number, payload: Buffer): Buffer {
+  const len = 4 + payload.length;
+  const out = Buffer.allocUnsafe(align4(len)); // pooled; the padding is zeroed below
+  out.fill(0, len);
+  out.writeUInt16LE(len, 0);
+  out.writeUInt16LE(type, 2);
+  payload.copy(out, 4);
+  return out;
+}
+
 export interface NlMessage {
   type: number;
   flags: number;

@@ -1,6 +1,6 @@
 // Virtual MAC (keepalived `use_vmac`), the pure part: names, the MAC, the IFLA_LINKINFO of a
 // private macvlan, and when an existing link may be adopted. The shell is vmac-link.ts.
-import { align4, parseAttrs } from '../lib/netlink.js';
+import { attr, parseAttrs } from '../lib/netlink.js';
 
 export const VMAC_ALIAS = 'lbagent';
 const IFLA_INFO_KIND = 1;
@@ -22,14 +22,6 @@ export function vmacAddress(vrid: number, family: 4 | 6 = 4): Buffer {
 
 export const macText = (mac: Buffer): string =>
   [...mac].map((b) => b.toString(16).padStart(2, '0')).join(':');
-
-function attr(type: number, payload: Buffer): Buffer {
-  const b = Buffer.alloc(align4(4 + payload.length));
-  b.writeUInt16LE(4 + payload.length, 0);
-  b.writeUInt16LE(type, 2);
-  payload.copy(b, 4);
-  return b;
-}
 
 /** IFLA_LINKINFO payload: kind "macvlan", data {IFLA_MACVLAN_MODE = private}. */
 export function macvlanLinkInfo(): Buffer {
