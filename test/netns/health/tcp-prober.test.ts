@@ -1,7 +1,8 @@
 // The epoll TCP prober on the real kernel in a namespace the test creates: an open port is up, a
 // closed port is down with ECONNREFUSED, an address whose SYNs are silently dropped (on-link via a
 // veth, to a MAC nobody has) times out at `timeout`, an unroutable address fails
-// at once; the fd count of the prober process is back to its baseline afterwards.
+// at once; the fd count of the prober process is back to its baseline afterwards; the listening
+// application never accepts a check's connection (SYN, SYN-ACK, RST).
 import assert from 'node:assert/strict';
 import { dirname } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -21,7 +22,8 @@ import {
 const _here = dirname(fileURLToPath(import.meta.url));
 const nodeArgv = (script: string, ...args: string[]) => siblingScript(import.meta.url, script, ...args);
 
-const LISTENER = `require('net').createServer(s => { s.on('error', () => {}); s.destroy(); }).listen(8080, '127.0.0.1', () => console.log('listening'))`;
+// Prints "accepted" for every connection the application sees (the prober should cause none).
+const LISTENER = `require('net').createServer(s => { console.log('accepted'); s.on('error', () => {}); s.destroy(); }).listen(8080, '127.0.0.1', () => console.log('listening'))`;
 
 describe('epoll TCP prober in a namespace', { skip: !isRoot() && 'needs root' }, () => {
   let ns: Netns;
@@ -72,6 +74,9 @@ describe('epoll TCP prober in a namespace', { skip: !isRoot() && 'needs root' },
       );
       assert.deepEqual([r.unroutable.ok, r.unroutable.reason], [false, 'connect ENETUNREACH']);
       assert.ok(got.fdsAfter <= got.fdsBefore, `fds ${got.fdsBefore} → ${got.fdsAfter}`);
+      // TCP_QUICKACK 0: the handshake's last ACK is held back and the RST goes first (SYN,
+      // SYN-ACK, RST), so the listening application never accepts the check's connection.
+      assert.doesNotMatch(out.text(), /accepted/, 'the backend application saw the check');
     } finally {
       await stopChild(listener, 'SIGKILL', 1000);
     }
