@@ -33,6 +33,8 @@ export interface ReconcileScope {
 
 const FULL: ReconcileScope = { addresses: true, routes: true };
 const RETRY_MIN_MS = 1000;
+/** Errors that, on a run planned from the cache, mean the cache was behind the kernel. */
+const STALE_CACHE_CODES = new Set(['EEXIST', 'ENOENT', 'ESRCH']);
 const RETRY_MAX_MS = 30_000;
 
 export interface KernelStatus {
@@ -77,6 +79,8 @@ export interface KernelStatus {
     overruns: number;
     /** Reconciles planned from the observed-state cache (no dump). */
     cachedReconciles: number;
+    /** Cache-planned runs that met EEXIST/ENOENT/ESRCH and were planned again from a dump. */
+    staleCacheReplans: number;
   };
 }
 
@@ -115,6 +119,7 @@ export class KernelSubsystem implements Subsystem {
     watchLost: 0,
     malformedEvents: 0,
     cachedReconciles: 0,
+    staleCacheReplans: 0,
   };
   private readonly errorsByCode: Record<string, number> = {};
   private wantedAddr = new Set<string>();
@@ -359,6 +364,15 @@ export class KernelSubsystem implements Subsystem {
       this.recordRun(t0, reason, scope, ops.length, applied, 1);
       return;
     }
+    if (phases?.observed === 'cache' && failures.some((f) => STALE_CACHE_CODES.has(f.code))) {
+      // The cache was behind the kernel (an event not read yet when we planned): plan again
+      // from a dump at once instead of reporting an error and waiting for the backoff.
+      this.counters.staleCacheReplans++;
+      this.ctx.log.debug({ failed: failures.length }, 'kernel: cache was stale; replanning from a dump');
+      this.recordRun(t0, reason, scope, ops.length, applied, failures.length, phases);
+      void this.reconcile(scope, 'stale cache', { dump: true });
+      return;
+    }
     this.counters.failedOps += failures.length;
     for (const f of failures) this.errorsByCode[f.code] = (this.errorsByCode[f.code] ?? 0) + 1;
     this.st.errors = failures.map((f) => ({ object: f.op.key, code: f.code, message: f.message }));
@@ -566,6 +580,7 @@ export class KernelSubsystem implements Subsystem {
         malformed: (s?.malformed ?? 0) + this.counters.malformedEvents,
         overruns: s?.overruns ?? 0,
         cachedReconciles: this.counters.cachedReconciles,
+        staleCacheReplans: this.counters.staleCacheReplans,
       },
     };
   }

@@ -4,6 +4,8 @@
 // ours is never clobbered by a later reload, and a foreign route that leaves a wanted route's way
 // lets ours in at once; a link change makes the next run dump; a re-dump finds nothing to do.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { createNetns, destroyNetns, isRoot, type Netns, uniq, waitFor } from '../../lib/netns.js';
 import { KernelAgent } from './driver.js';
@@ -139,5 +141,34 @@ describe('kernel observed-state cache (netns)', { skip: !isRoot() && 'needs root
     assert.equal(st.counters.writes, writes, JSON.stringify(st.lastReconcile));
     assert.equal(st.errors.length, 0, JSON.stringify(st.errors));
     assert.ok(st.counters.cachedReconciles >= 3);
+  });
+
+  it('a cache that fell behind (events not read yet) is replanned from a dump at once, not reported', async () => {
+    // Freeze the netlink listener so that a foreign route's event cannot reach the cache.
+    const pids = execFileSync('ip', ['netns', 'pids', ns.name], { encoding: 'utf8' })
+      .split(/\s+/)
+      .filter(Boolean);
+    const watcher = pids.find((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('watch-child'));
+    assert.ok(watcher, 'the netlink listener runs in the namespace');
+    process.kill(Number(watcher), 'SIGSTOP');
+    try {
+      const C = '100.64.0.0/24';
+      ns.ip(`route add ${C} via 10.0.1.2 proto static`);
+      const before = await agent.call({ cmd: 'status' });
+      const cfg = config(3);
+      await agent.call({
+        cmd: 'reload',
+        config: { ...cfg, routes: [...cfg.routes, { prefix: C, nexthops: [{ via: '10.0.2.2' }] }] },
+      });
+      const st = await agent.call({ cmd: 'status' });
+      assert.equal(st.counters.staleCacheReplans - before.counters.staleCacheReplans, 1);
+      assert.equal(st.lastReconcile.observed, 'dump');
+      assert.equal(st.errors.length, 0, JSON.stringify(st.errors));
+      assert.match(JSON.stringify(st.problems), /100\.64\.0\.0\/24.*not replacing it/);
+      assert.equal(route(ns, C)?.protocol, 'static', 'the foreign route is left alone');
+      ns.ip(`route del ${C}`);
+    } finally {
+      process.kill(Number(watcher), 'SIGCONT');
+    }
   });
 });

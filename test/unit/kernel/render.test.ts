@@ -57,6 +57,7 @@ const status: KernelStatus = {
     writes: 3,
     dumps: 4,
     dumpRetries: 0,
+    staleCacheReplans: 0,
     cachedReconciles: 0,
     failedOps: 1,
     restoredByWatch: 0,
