@@ -68,6 +68,7 @@ export class RtnlSocket extends EventEmitter {
   /** The write datagram waiting for its replies (one at a time: batch() calls are chained). */
   private win?: { base: number; n: number; onReply: (seq: number, errno: number) => void };
   private writeChain: Promise<void> = Promise.resolve();
+  private batchesInFlight = 0;
   private readonly maxDatagram: number;
   private readonly replyBudget: number;
   /** Counters for status/metrics. */
@@ -214,10 +215,18 @@ export class RtnlSocket extends EventEmitter {
    * receive callbacks instead of 2,000 acks. The final ack comes after every earlier error (one
    * socket, one queue, in order), so when it arrives the datagram's results are complete. */
   batch(reqs: NlRequest[]): Promise<number[]> {
-    const run = this.writeChain.then(() => this.batchNow(reqs));
+    // Nothing in flight: start now, so that the sendmsg happens inside this call (a VRRP takeover
+    // finds its VIPs on the interface in the same turn); otherwise wait for the earlier batches.
+    const run =
+      this.batchesInFlight === 0 ? this.batchNow(reqs) : this.writeChain.then(() => this.batchNow(reqs));
+    this.batchesInFlight++;
     this.writeChain = run.then(
-      () => {},
-      () => {},
+      () => {
+        this.batchesInFlight--;
+      },
+      () => {
+        this.batchesInFlight--;
+      },
     );
     return run;
   }

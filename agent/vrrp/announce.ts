@@ -241,7 +241,10 @@ export class AnnounceRun {
     private sched: AnnounceSchedule,
   ) {}
 
+  started = false;
+
   start(): void {
+    this.started = true;
     this.burst(this.sched.count);
     if (this.sched.repeatCount > 0) {
       this.timers.push(

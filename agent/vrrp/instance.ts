@@ -9,6 +9,7 @@ import type { VrrpInstanceConfig } from '../config/schema.js';
 import { type Facts, factKey } from '../daemon/facts.js';
 import type { Clock, Timer } from '../lib/clock.js';
 import { canonicalAddress, type Family, familyOf } from '../lib/ip.js';
+import { AddressProbe } from './addr-probe.js';
 import { AnnounceRun, type Announcer, LinkAnnouncer } from './announce.js';
 import {
   type DropReason,
@@ -41,6 +42,8 @@ export interface InstanceDeps {
 
 const FILE_POLL_MS = 1000;
 const VIP_WAIT_MS = 2000;
+/** netlink probe: in the same turn as the state change (the fast path); the others: later. */
+type AnnounceVia = 'netlink probe' | 'address event' | 'interface read';
 /** Safety net only: the address event from rtnetlink normally ends the wait first. */
 const VIP_POLL_MS = 20;
 
@@ -70,6 +73,11 @@ export class VrrpInstance implements PacketSink {
   private timers = new Map<string, Timer>();
   private vipWait: Timer | undefined;
   private stopVipWatch: (() => void) | undefined;
+  /** Opened at the first takeover; null when it cannot be (no koffi). */
+  private addrProbe: AddressProbe | null | undefined;
+  private announcePending = false;
+  /** How the last takeover learnt that its VIPs were in place before the first GARP/NA. */
+  private lastAnnounce: { via: AnnounceVia | 'timeout'; waitedMs: number } | undefined;
   private unsubs: (() => void)[] = [];
   private fileValues = new Map<string, number>();
   private scriptStates: RiseFall[] = [];
@@ -213,10 +221,13 @@ export class VrrpInstance implements PacketSink {
   // ---------- actions ----------
 
   private act(a: Action): void {
-    if (a.type === 'send') this.send(a.priority);
-    else if (a.type === 'announce')
-      queueMicrotask(() => this.announce()); // after the state change lands
-    else this.onState(a.from, a.to, a.reason);
+    if (a.type === 'send') {
+      this.send(a.priority);
+    } else if (a.type === 'announce') {
+      // Right after the state change publishes (onState), else at the latest in a microtask.
+      this.announcePending = true;
+      queueMicrotask(() => this.announceIfPending());
+    } else this.onState(a.from, a.to, a.reason);
   }
 
   /** Queues the advert to every destination synchronously (a stop's goodbye must not wait). */
@@ -259,6 +270,9 @@ export class VrrpInstance implements PacketSink {
       this.announceRun = undefined;
     }
     this.publish(to);
+    // The kernel layer has just sent the VIP adds (from the fact): announce before anything
+    // slower (log line, notify hooks) so the first GARP leaves in this same turn.
+    if (to === 'master') this.announceIfPending();
     const level = to === 'fault' ? 'warn' : 'info';
     this.deps.log[level](
       { instance: this.name, vrid: this.vrid, from, to, reason, priority: this.machine.effectivePriority },
@@ -294,6 +308,12 @@ export class VrrpInstance implements PacketSink {
     return this.announcer;
   }
 
+  private announceIfPending(): void {
+    if (!this.announcePending) return;
+    this.announcePending = false;
+    if (this.machine.state === 'master') this.announce();
+  }
+
   /** GARP/NA once the kernel subsystem has put the VIPs on the interface (bounded wait). */
   private announce(): void {
     const ifname = this.vipInterface;
@@ -312,34 +332,77 @@ export class VrrpInstance implements PacketSink {
     this.announceRun?.cancel();
     this.announceRun = run;
     const started = this.deps.clock.now();
+    // Which VIPs are on the interface: a synchronous netlink dump of it now (fast path below),
+    // then what address events say, then getifaddrs after this turn's I/O and a slow poll as
+    // the fallbacks (the kernel layer may be busy with an earlier reconcile).
+    let present = new Set<string>();
+    const ifindex = this.deps.links.get(ifname)?.index;
+    let firstLook: NodeJS.Immediate | undefined;
     const done = () => {
+      if (firstLook) clearImmediate(firstLook);
+      firstLook = undefined;
       this.vipWait?.cancel();
       this.vipWait = undefined;
       this.stopVipWatch?.();
       this.stopVipWatch = undefined;
     };
-    const tryStart = () => {
+    const look = () => {
+      firstLook = undefined;
+      present = new Set(interfaceAddresses(ifname).map((a) => canonicalAddress(a.address)));
+      tryStart('interface read');
+    };
+    // Fast path: the kernel layer normally sent the VIP adds synchronously from our state fact
+    // (before this microtask), so one synchronous dump of the interface usually finds them all.
+    const probed = this.deps.announcer || ifindex === undefined ? undefined : this.probeAddresses(ifindex);
+    if (probed) present = probed;
+    const tryStart = (via: AnnounceVia) => {
       if (this.announceRun !== run || this.machine.state !== 'master') return done();
-      const present = new Set(interfaceAddresses(ifname).map((a) => canonicalAddress(a.address)));
+      const waitedMs = this.deps.clock.now() - started;
       if (this.vips.every((v) => present.has(v)) || this.deps.announcer) {
         done();
-        this.deps.log.debug(
-          { instance: this.name, waitedMs: this.deps.clock.now() - started },
-          'vrrp announcing VIPs',
-        );
+        this.lastAnnounce = { via, waitedMs };
+        this.deps.log.debug({ instance: this.name, waitedMs, via }, 'vrrp announcing VIPs');
         return run.start();
       }
-      if (this.deps.clock.now() - started >= VIP_WAIT_MS) {
+      if (waitedMs >= VIP_WAIT_MS) {
         done();
+        this.lastAnnounce = { via: 'timeout', waitedMs };
         this.announceError(`VIPs not on ${ifname} after ${VIP_WAIT_MS}ms; announcing anyway`);
         return run.start();
       }
-      this.vipWait?.cancel();
-      this.vipWait = this.deps.clock.setTimeout(tryStart, VIP_POLL_MS);
+      if (via === 'interface read') {
+        this.vipWait?.cancel();
+        this.vipWait = this.deps.clock.setTimeout(look, VIP_POLL_MS);
+      }
     };
     this.stopVipWatch?.();
-    this.stopVipWatch = this.deps.links.onAddressChange(tryStart);
-    tryStart();
+    this.stopVipWatch = this.deps.links.onAddressChange((events) => {
+      for (const e of events) {
+        if (e.ifindex !== ifindex) continue;
+        if (e.added) present.add(e.address);
+        else present.delete(e.address);
+      }
+      tryStart('address event');
+    });
+    if (this.deps.announcer || probed) tryStart('netlink probe');
+    if (this.announceRun === run && !run.started && this.machine.state === 'master')
+      firstLook = setImmediate(look);
+  }
+
+  /** The VIP interface's addresses by a synchronous netlink dump (undefined: cannot tell). */
+  private probeAddresses(ifindex: number): Set<string> | undefined {
+    if (this.addrProbe === undefined) {
+      const p = AddressProbe.open();
+      this.addrProbe = p instanceof Error ? null : p;
+      if (p instanceof Error)
+        this.deps.log.debug({ instance: this.name, err: p.message }, 'vrrp: no address probe');
+    }
+    const r = this.addrProbe?.list(ifindex, this.family);
+    if (r instanceof Error) {
+      this.deps.log.debug({ instance: this.name, err: r.message }, 'vrrp: address probe failed');
+      return undefined;
+    }
+    return r;
   }
 
   private announceError(msg: string): void {
@@ -516,6 +579,8 @@ export class VrrpInstance implements PacketSink {
     this.stopVipWatch?.();
     this.stopTracking();
     this.announcer?.close();
+    this.addrProbe?.close();
+    this.addrProbe = undefined;
     this.deps.hub.detach(this.ioInterface, this.family, this);
     this.deps.facts.set(factKey.vrrp(this.name), {
       up: false,
@@ -561,6 +626,9 @@ export class VrrpInstance implements PacketSink {
         : null,
       lastError: this.lastError ?? null,
       garpVia: this.family === 4 ? (this.announcer?.garpVia ?? null) : null,
+      lastAnnounce: this.lastAnnounce
+        ? { via: this.lastAnnounce.via, waitedMs: Math.round(this.lastAnnounce.waitedMs * 1000) / 1000 }
+        : null,
       stats: m?.stats,
     };
   }

@@ -1,9 +1,39 @@
 // Interface facts for VRRP: index, MAC, up/running, from rtnetlink (npm netlink). Link events
 // (RTNLGRP_LINK) trigger a fresh dump, so a deleted or renamed interface is seen too. Address
-// events (RTNLGRP_IPV4_IFADDR/IPV6_IFADDR) are passed on as they come: an instance that just
-// became master announces its VIPs the moment the kernel layer has added them.
+// events (RTNLGRP_IPV4_IFADDR/IPV6_IFADDR) are passed on as they come, with what they say: an
+// instance that just became master announces its VIPs the moment the kernel layer has added them,
+// without re-reading every interface's addresses.
 import { networkInterfaces } from 'node:os';
 import { createRtNetlink } from 'netlink';
+import { decodeAddress } from '../kernel/codec.js';
+
+const RTM_NEWLINK = 16;
+const RTM_DELLINK = 17;
+const RTM_NEWADDR = 20;
+const RTM_DELADDR = 21;
+
+/** One address added to or removed from an interface, as an rtnetlink event told it. */
+export interface AddressEvent {
+  added: boolean;
+  ifindex: number;
+  /** Canonical text (IFA_LOCAL, else IFA_ADDRESS). */
+  address: string;
+}
+
+/** The address events of one datagram (malformed or unrelated messages are skipped). */
+export function addressEvents(msgs: readonly { type: number; data: Buffer }[]): AddressEvent[] {
+  const out: AddressEvent[] = [];
+  for (const m of msgs) {
+    if (m.type !== RTM_NEWADDR && m.type !== RTM_DELADDR) continue;
+    try {
+      const a = decodeAddress(m.data);
+      if (a) out.push({ added: m.type === RTM_NEWADDR, ifindex: a.ifindex, address: a.address });
+    } catch {
+      // not ours to judge: the kernel layer's own watch counts malformed messages
+    }
+  }
+  return out;
+}
 
 export interface LinkInfo {
   name: string;
@@ -19,7 +49,7 @@ export class LinkWatcher {
   private rt: Rt | undefined;
   private links = new Map<string, LinkInfo>();
   private listeners = new Set<(links: Map<string, LinkInfo>) => void>();
-  private addressListeners = new Set<() => void>();
+  private addressListeners = new Set<(events: AddressEvent[]) => void>();
   private refreshing: Promise<void> | undefined;
   private again = false;
 
@@ -33,9 +63,14 @@ export class LinkWatcher {
     this.rt.addMembership('LINK');
     this.rt.addMembership('IPV4_IFADDR');
     this.rt.addMembership('IPV6_IFADDR');
-    this.rt.on('message', (msgs) => {
-      if (msgs.some((m) => m.kind === 'address')) for (const fn of this.addressListeners) fn();
-      if (msgs.some((m) => m.kind === 'link')) {
+    // The raw datagram (the parsed 'message' event drops NEW vs DEL): addresses are parsed here,
+    // only when someone listens; link events trigger a dump.
+    this.rt.socket.prependListener('message', (msgs: { type: number; data: Buffer }[]) => {
+      if (this.addressListeners.size) {
+        const events = addressEvents(msgs);
+        if (events.length) for (const fn of this.addressListeners) fn(events);
+      }
+      if (msgs.some((m) => m.type === RTM_NEWLINK || m.type === RTM_DELLINK)) {
         this.refresh().catch((err: Error) => this.onError(new Error(`rtnetlink link dump: ${err.message}`)));
       }
     });
@@ -51,8 +86,8 @@ export class LinkWatcher {
     return () => this.listeners.delete(fn);
   }
 
-  /** Called on every address added or removed anywhere (callers re-read what they need). */
-  onAddressChange(fn: () => void): () => void {
+  /** Called with the address events of every datagram (any interface). */
+  onAddressChange(fn: (events: AddressEvent[]) => void): () => void {
     this.addressListeners.add(fn);
     return () => this.addressListeners.delete(fn);
   }

@@ -159,7 +159,7 @@ export class VrrpMachine {
     if (this.state === 'backup') {
       if (a.priority === 0) {
         // The master is leaving: take over after Skew_Time only.
-        this.arm(this.skewMs(), () => this.becomeMaster('master sent priority 0'));
+        this.arm(this.skewMs(), () => this.becomeMaster('master sent priority 0'), true);
         return;
       }
       const delayPreempt = this.cfg.preemptDelayMs > 0 && this.clock.now() < this.preemptAllowedAt;
@@ -301,16 +301,21 @@ export class VrrpMachine {
   }
 
   private armMasterDown(): void {
-    this.arm(this.masterDownMs(), () => this.becomeMaster('master down interval expired'));
+    this.arm(this.masterDownMs(), () => this.becomeMaster('master down interval expired'), true);
   }
 
-  private arm(ms: number, fn: () => void): void {
+  /** precise: a takeover deadline, the figure failover is measured by (see PRECISE_LEAD_MS). */
+  private arm(ms: number, fn: () => void, precise = false): void {
     this.cancel();
     this.timerDue = this.clock.now() + ms;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
-      fn();
-    }, ms);
+    this.timer = this.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        fn();
+      },
+      ms,
+      { precise },
+    );
   }
 
   private cancel(): void {

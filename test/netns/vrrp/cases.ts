@@ -102,6 +102,9 @@ export function interopSuite(version: 2 | 3, part: Part = 'all'): void {
           const st = await a.status();
           assert.equal(st.stats.become_master, 1);
           assert.equal(st.garpVia, 'af_packet', 'GARP from the AF_PACKET socket, not the arping fallback');
+          // The kernel layer added the VIP inside the state change, and the synchronous probe saw
+          // it there: the first GARP left in the same event-loop turn as the first advert.
+          assert.equal(st.lastAnnounce?.via, 'netlink probe', JSON.stringify(st.lastAnnounce));
           await a.stop();
         });
       },
