@@ -7,8 +7,10 @@ export {
   align4,
   NLMSG_DONE,
   NLMSG_ERROR,
+  type NlError,
   type NlMessage,
   parseAttrs,
+  parseError,
   splitMessages,
 } from '../lib/netlink.js';
 
@@ -219,29 +221,4 @@ export function readString(b: Buffer | undefined): string | undefined {
   if (!b) return undefined;
   const nul = b.indexOf(0);
   return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
-}
-
-export interface NlError {
-  /** 0 for an ack, a negative errno otherwise. */
-  error: number;
-  /** Extended-ack message text when the kernel sent one. */
-  message?: string;
-}
-
-/** Decodes an NLMSG_ERROR payload (ack when error is 0). */
-export function parseError(msg: NlMessage): NlError {
-  if (msg.payload.length < 4) throw new Error('truncated netlink error message');
-  const error = msg.payload.readInt32LE(0);
-  let message: string | undefined;
-  if (msg.flags & NLM_F_ACK_TLVS && msg.payload.length >= 20) {
-    // Echoed request: header only when the kernel capped it (NLM_F_CAPPED = 0x100), else all of it.
-    const echoedLen = msg.flags & 0x100 ? 16 : msg.payload.readUInt32LE(4);
-    const tlvs = msg.payload.subarray(4 + align4(echoedLen));
-    try {
-      message = readString(parseAttrs(tlvs).get(NLMSGERR_ATTR_MSG));
-    } catch {
-      // a malformed extended ack only loses the text
-    }
-  }
-  return { error, message };
 }

@@ -8,7 +8,7 @@
 // when that ack (or any later reply) arrives, every earlier write without an error has succeeded.
 // That saves the kernel an ack skb per write, and us a receive and a parse per write.
 import { createGenericNetlink, type GenericNetlinkSocket, genl } from 'netlink';
-import { BulkSender, type BulkWriter, settleDatagram } from './bulk.js';
+import { BulkSender, type BulkWriter, settleDatagram } from '../lib/netlink-bulk.js';
 import {
   decodeDest,
   decodeInfo,

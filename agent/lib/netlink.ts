@@ -61,3 +61,38 @@ export function parseAttrs(buf: Buffer): Map<number, Buffer> {
   }
   return out;
 }
+
+// From <linux/netlink.h>: an error reply carries extended-ack TLVs; the text one.
+const NLM_F_ACK_TLVS = 0x200;
+const NLMSGERR_ATTR_MSG = 1;
+
+function cString(b: Buffer | undefined): string | undefined {
+  if (!b) return undefined;
+  const nul = b.indexOf(0);
+  return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
+}
+
+export interface NlError {
+  /** 0 for an ack, a negative errno otherwise. */
+  error: number;
+  /** Extended-ack message text when the kernel sent one. */
+  message?: string;
+}
+
+/** Decodes an NLMSG_ERROR payload (ack when error is 0). */
+export function parseError(msg: NlMessage): NlError {
+  if (msg.payload.length < 4) throw new Error('truncated netlink error message');
+  const error = msg.payload.readInt32LE(0);
+  let message: string | undefined;
+  if (msg.flags & NLM_F_ACK_TLVS && msg.payload.length >= 20) {
+    // Echoed request: header only when the kernel capped it (NLM_F_CAPPED = 0x100), else all of it.
+    const echoedLen = msg.flags & 0x100 ? 16 : msg.payload.readUInt32LE(4);
+    const tlvs = msg.payload.subarray(4 + align4(echoedLen));
+    try {
+      message = cString(parseAttrs(tlvs).get(NLMSGERR_ATTR_MSG));
+    } catch {
+      // a malformed extended ack only loses the text
+    }
+  }
+  return { error, message };
+}

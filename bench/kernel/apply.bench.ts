@@ -70,6 +70,11 @@ function timeIp(ns: Netns, script: string): number {
   return performance.now() - t0;
 }
 
+function phases(r: { observeMs?: number; planMs?: number; applyMs?: number; observed?: string }): string {
+  const f = (x?: number) => (x ?? Number.NaN).toFixed(1);
+  return `${f(r.observeMs)} (${r.observed}) / ${f(r.planMs)} / ${f(r.applyMs)}`;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -85,6 +90,7 @@ async function main(): Promise<void> {
     ip: [] as number[],
     ipWatched: [] as number[],
     writes: [] as number[],
+    phases: [] as string[],
   });
   const rows = { 'cold apply': row(), 'no-op reconcile': row(), 'one change': row(), 'warm re-apply': row() };
   for (let round = 0; round < ROUNDS; round++) {
@@ -118,16 +124,19 @@ async function main(): Promise<void> {
       if (st.lastReconcile.failed)
         throw new Error(`cold apply failed: ${JSON.stringify(st.errors.slice(0, 3))}`);
       rows['cold apply'].agent.push(st.lastReconcile.durationMs);
+      rows['cold apply'].phases.push(phases(st.lastReconcile));
       rows['cold apply'].writes.push(st.counters.writes);
       let w0 = st.counters.writes;
       await agent.call({ cmd: 'reconcile' }, 120_000);
       st = await agent.call({ cmd: 'status' });
       rows['no-op reconcile'].agent.push(st.lastReconcile.durationMs);
+      rows['no-op reconcile'].phases.push(phases(st.lastReconcile));
       rows['no-op reconcile'].writes.push(st.counters.writes - w0);
       w0 = st.counters.writes;
       await agent.call({ cmd: 'reload', config: config(2) }, 120_000);
       st = await agent.call({ cmd: 'status' });
       rows['one change'].agent.push(st.lastReconcile.durationMs);
+      rows['one change'].phases.push(phases(st.lastReconcile));
       rows['one change'].writes.push(st.counters.writes - w0);
       // Everything removed (by the agent) and applied again by the same, warmed-up process.
       await agent.call({ cmd: 'reload', config: { vips: [], routes: [] } }, 120_000);
@@ -135,6 +144,7 @@ async function main(): Promise<void> {
       await agent.call({ cmd: 'reload', config: config() }, 120_000);
       st = await agent.call({ cmd: 'status' });
       rows['warm re-apply'].agent.push(st.lastReconcile.durationMs);
+      rows['warm re-apply'].phases.push(phases(st.lastReconcile));
       rows['warm re-apply'].writes.push(st.counters.writes - w0);
     } finally {
       await agent.close();
@@ -158,6 +168,8 @@ async function main(): Promise<void> {
       `| ${name.padEnd(15)} | ${a.toFixed(1).padStart(8)} | ${String(median(r.writes)).padStart(12)} | ${i.toFixed(1).padStart(12)} | ${iw.toFixed(1).padStart(23)} | ${(a / i).toFixed(2).padStart(8)} | ${(a / iw).toFixed(2).padStart(21)} |`,
     );
   }
+  console.log('\nWhere the agent time went (observe / desired + plan / writes, ms; every round):');
+  for (const [name, r] of Object.entries(rows)) console.log(`- ${name}: ${r.phases.join(' | ')}`);
   console.log(
     `\n(load average at the end: ${loadavg()
       .map((x) => x.toFixed(2))

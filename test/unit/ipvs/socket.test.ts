@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { GenericNetlinkSocket } from 'netlink';
-import { settleDatagram } from '../../../agent/ipvs/bulk.js';
+import { settleDatagram } from '../../../agent/lib/netlink-bulk.js';
 import { CMD, encode } from '../../../agent/ipvs/codec.js';
 import { NLM_F_ACK, NLM_F_REQUEST, splitMessages } from '../../../agent/ipvs/netlink.js';
 import { IpvsSocket } from '../../../agent/ipvs/socket.js';

@@ -1,18 +1,20 @@
-// Bulk writes on a second generic netlink socket whose send runs on a libuv worker thread (koffi's
-// async call into libc). The kernel handles a netlink datagram inside the sender's sendmsg, so while
-// one datagram is being applied there, the main thread encodes the next one: on a cold apply the
-// kernel's share and the agent's JavaScript overlap instead of adding up.
+// Bulk writes on a second netlink socket (generic netlink for IPVS, rtnetlink for addresses and
+// routes) whose send runs on a libuv worker thread (koffi's async call into libc). The kernel
+// handles a netlink datagram inside the sender's sendmsg, so while one datagram is being applied
+// there, the main thread encodes the next one: on a cold apply the kernel's share and the agent's
+// JavaScript overlap instead of adding up.
 //
 // Writes carry no NLM_F_ACK: netlink_rcv_skb still answers a failed one with an error naming its
 // sequence number. When send() returns, the kernel has handled the whole datagram, so every error
 // is already queued: one non-blocking drain settles the datagram (no ack round trip at all).
-import { type Libc, loadLibc } from '../lib/libc.js';
+import { type Libc, loadLibc } from './libc.js';
 import { NLMSG_ERROR, parseError, splitMessages } from './netlink.js';
 
 const AF_NETLINK = 16;
 const SOCK_RAW = 3;
 const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_GENERIC = 16;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVBUFFORCE = 33;
@@ -67,7 +69,7 @@ export function settleDatagram(
   return { settled, malformed };
 }
 
-/** What IpvsSocket.runWrites needs of a bulk socket (tests give a fake kernel). */
+/** What a bulk writer (IpvsSocket.runWrites, RtnlSocket.batch) needs (tests give a fake kernel). */
 export interface BulkWriter {
   readonly maxMessages: number;
   send(buf: Buffer, len: number): Promise<void>;
@@ -88,10 +90,10 @@ export class BulkSender implements BulkWriter {
   ) {}
 
   /** Opens the socket; an Error (never a throw) when koffi or the socket is unavailable. */
-  static open(): BulkSender | Error {
+  static open(protocol = NETLINK_GENERIC): BulkSender | Error {
     const c = loadLibc();
     if (c instanceof Error) return c;
-    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
     if (fd < 0) return new Error(`netlink socket: errno ${c.errno()}`);
     // Room for the error replies of a whole datagram: as root past rmem_max, else what it allows.
     const want = Buffer.alloc(4);
@@ -109,7 +111,7 @@ export class BulkSender implements BulkWriter {
 
   /** Sends one datagram on a worker thread; resolves when the kernel has handled all of it. */
   send(buf: Buffer, len: number): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('IPVS bulk socket closed'));
+    if (this.closed) return Promise.reject(new Error('netlink bulk socket closed'));
     return new Promise((resolve, reject) => {
       this.c.send.async(this.fd, buf, len, 0, (err, n) => {
         if (err) reject(err instanceof Error ? err : new Error(String(err)));
