@@ -60,6 +60,11 @@ export class ObservedCache {
     }
   }
 
+  /** Is this address on this interface (as far as the cache knows)? */
+  hasAddress(ifindex: number, address: string, prefixLen: number): boolean {
+    return this.addresses.has(observedAddressKey({ ifindex, address, prefixLen }));
+  }
+
   view(): ObservedKernel {
     const routes: RouteMsg[] = [];
     for (const list of this.routes.values()) for (const r of list) routes.push(r);

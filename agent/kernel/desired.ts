@@ -60,6 +60,13 @@ export function coveringAnnouncement(cfg: Config, vip: string): string | undefin
   return best?.key;
 }
 
+/** The VIPs a VRRP instance wants while master. useVmac: on the instance's macvlan (keepalived's
+ * use_vmac). */
+export function vrrpAddresses(inst: Config['vrrp']['instances'][number]): WantedAddress[] {
+  const ifname = inst.vipInterface ?? (inst.useVmac ? vmacName(inst.vrid) : inst.interface);
+  return inst.vips.map((text) => wantAddress(text, ifname, `vrrp:${inst.name}`));
+}
+
 export function desiredKernelState(cfg: Config, facts: FactView): DesiredKernelState {
   const addresses = new Map<string, WantedAddress>();
   const arpTune = new Set<string>();
@@ -75,12 +82,7 @@ export function desiredKernelState(cfg: Config, facts: FactView): DesiredKernelS
   });
   for (const inst of cfg.vrrp.instances) {
     if (facts.get(factKey.vrrp(inst.name))?.up !== true) continue;
-    // useVmac: the VIPs live on the instance's macvlan (keepalived's use_vmac).
-    const ifname = inst.vipInterface ?? (inst.useVmac ? vmacName(inst.vrid) : inst.interface);
-    for (const text of inst.vips) {
-      const a = wantAddress(text, ifname, `vrrp:${inst.name}`);
-      if (!addresses.has(a.key)) addresses.set(a.key, a);
-    }
+    for (const a of vrrpAddresses(inst)) if (!addresses.has(a.key)) addresses.set(a.key, a);
   }
 
   const routes: WantedRoute[] = [];

@@ -21,6 +21,7 @@ import {
   type ObjectState,
   type ObservedKernel,
   PHASE,
+  type WantedAddress,
   type WantedRoute,
 } from './types.js';
 
@@ -86,6 +87,44 @@ function describeHops(hops: RouteHop[], names: Map<number, string>): string {
     .join(', ');
 }
 
+function addAddressOp(w: WantedAddress, ifindex: number, proto: number): KernelOp {
+  return {
+    op: 'add-address',
+    key: w.key,
+    phase: PHASE.routeAndAddressAdd,
+    source: w.source,
+    msg: {
+      family: w.family,
+      address: w.address,
+      prefixLen: w.prefixLen,
+      ifindex,
+      flags: IFA_F_NODAD * Number(w.family === 6),
+      proto,
+      scope: 0,
+    },
+  };
+}
+
+/**
+ * Only the adds of `wanted` addresses that are not there (by interface, address, prefix), as
+ * planKernel would write them: the VRRP takeover fast path, which must not wait for the plan of
+ * everything else. Nothing is ever deleted or replaced here; the full plan follows.
+ */
+export function planAddressAdds(
+  wanted: WantedAddress[],
+  ifindexOf: (ifname: string) => number | undefined,
+  present: (ifindex: number, address: string, prefixLen: number) => boolean,
+  proto: number,
+): KernelOp[] {
+  const ops: KernelOp[] = [];
+  for (const w of wanted) {
+    const ifindex = ifindexOf(w.interface);
+    if (ifindex === undefined || present(ifindex, w.address, w.prefixLen)) continue;
+    ops.push(addAddressOp(w, ifindex, proto));
+  }
+  return ops;
+}
+
 export function planKernel(
   desired: DesiredKernelState,
   observed: ObservedKernel,
@@ -148,21 +187,7 @@ export function planKernel(
       owned: false,
       source: w.source,
     });
-    ops.push({
-      op: 'add-address',
-      key: w.key,
-      phase: PHASE.routeAndAddressAdd,
-      source: w.source,
-      msg: {
-        family: w.family,
-        address: w.address,
-        prefixLen: w.prefixLen,
-        ifindex,
-        flags: IFA_F_NODAD * Number(w.family === 6),
-        proto,
-        scope: 0,
-      },
-    });
+    ops.push(addAddressOp(w, ifindex, proto));
   }
   for (const [key, a] of haveAddr) {
     if (wantedAddrKeys.has(key) || !ownsAddress(key, a)) continue;

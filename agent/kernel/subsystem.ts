@@ -4,16 +4,22 @@
 // periodic resync, and on retry with backoff after failures. Reconciles never overlap: requests
 // made while one runs are merged into the next run.
 import type { Config } from '../config/schema.js';
-import type { Fact } from '../daemon/facts.js';
+import { type Fact, factKey } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { applyOps, type OpFailure } from './apply.js';
 import { ObservedCache } from './cache.js';
 import { decodeAddress, decodeNexthop, decodeRoute, NLM_F, RTM } from './codec.js';
-import { addressKey, desiredKernelState, routeKey } from './desired.js';
+import {
+  addressKey,
+  DEFAULT_ROUTE_PROTOCOL,
+  desiredKernelState,
+  routeKey,
+  vrrpAddresses,
+} from './desired.js';
 import { formatPlan } from './format.js';
 import { observeWith } from './observe.js';
-import { planKernel } from './plan.js';
+import { planAddressAdds, planKernel } from './plan.js';
 import { applyArpTune } from './sysctl.js';
 import { RtnlSocket } from './transport.js';
 import type {
@@ -81,6 +87,8 @@ export interface KernelStatus {
     cachedReconciles: number;
     /** Cache-planned runs that met EEXIST/ENOENT/ESRCH and were planned again from a dump. */
     staleCacheReplans: number;
+    /** VIP adds sent ahead of the plan on a VRRP takeover (see sendTakeoverAdds). */
+    takeoverFastAdds: number;
   };
 }
 
@@ -120,11 +128,14 @@ export class KernelSubsystem implements Subsystem {
     malformedEvents: 0,
     cachedReconciles: 0,
     staleCacheReplans: 0,
+    takeoverFastAdds: 0,
   };
   private readonly errorsByCode: Record<string, number> = {};
   private wantedAddr = new Set<string>();
   private wantedRoute = new Set<string>();
   private readonly ownDeletes = new Map<string, number>();
+  /** vrrp:<name> facts that went up since the last run (their VIP adds go first). */
+  private readonly pendingTakeovers = new Set<string>();
   private removedSample: string[] = [];
   private removedCount = 0;
   private st: Omit<KernelStatus, 'counters' | 'protocol' | 'errorsByCode' | 'watch'> = {
@@ -134,11 +145,12 @@ export class KernelSubsystem implements Subsystem {
     errors: [],
     arpTune: [],
   };
-  private readonly onFact = (key: string, _fact?: Fact) => {
+  private readonly onFact = (key: string, fact?: Fact) => {
     if (this.stopped) return;
     // bgp:* only matters to VIPs that follow their announcement.
     const bgp = key.startsWith('bgp:') && this.cfg?.vips.some((v) => v.followAnnouncement) === true;
     if (key.startsWith('vrrp:') || key.startsWith('nexthop:') || bgp) this.factGen++;
+    if (key.startsWith('vrrp:') && fact?.up === true) this.pendingTakeovers.add(key);
     if (key.startsWith('vrrp:') || bgp)
       void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
     else if (key.startsWith('nexthop:'))
@@ -279,6 +291,11 @@ export class KernelSubsystem implements Subsystem {
     let phases: Phases | undefined;
     try {
       const fromCache = !dump && this.watch?.running === true && this.cache.valid(scope);
+      // A VRRP takeover's VIP adds go first, before the plan of everything else (which grows with
+      // the config): with nothing else in flight, the kernel has them when this call returns.
+      const takeovers = [...this.pendingTakeovers];
+      this.pendingTakeovers.clear();
+      const fast = fromCache && takeovers.length ? this.sendTakeoverAdds(sock, cfg, takeovers) : undefined;
       let observed: ObservedKernel;
       if (fromCache) {
         observed = this.cache.view();
@@ -320,6 +337,12 @@ export class KernelSubsystem implements Subsystem {
       const res = ops.length ? await applyOps(sock, ops, observed.links) : { applied: 0, failures: [] };
       applied = res.applied;
       failures = res.failures;
+      if (fast) {
+        const f = await fast.result;
+        applied += f.applied;
+        failures = [...f.failures, ...failures];
+        ops = [...fast.ops, ...ops];
+      }
       const failedKeys = new Set(failures.map((f) => f.op.key));
       // The cache follows what the kernel acknowledged; after a failure the retry dumps.
       if (failures.length) this.cache.invalidate();
@@ -392,6 +415,33 @@ export class KernelSubsystem implements Subsystem {
       this.retryTimer = undefined;
       this.st.retryInMs = undefined;
     }
+  }
+
+  /** Sends the adds of the taken-over instances' missing VIPs now, and marks them in the cache
+   * (the plan that follows then leaves them out; a failure invalidates the cache below). */
+  private sendTakeoverAdds(
+    sock: RtnlSocket,
+    cfg: Config,
+    keys: string[],
+  ): { ops: KernelOp[]; result: Promise<{ applied: number; failures: OpFailure[] }> } | undefined {
+    const links = this.cache.view().links;
+    const ifindexOf = new Map(links.map((l) => [l.name, l.index]));
+    const wanted = cfg.vrrp.instances
+      .filter((i) => keys.includes(factKey.vrrp(i.name)))
+      .flatMap(vrrpAddresses);
+    const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
+    const ops = planAddressAdds(
+      wanted,
+      (n) => ifindexOf.get(n),
+      (i, a, l) => this.cache.hasAddress(i, a, l),
+      protocol,
+    );
+    if (!ops.length) return undefined;
+    this.counters.takeoverFastAdds += ops.length;
+    const result = applyOps(sock, ops, links);
+    result.catch(() => {}); // awaited by the run; never an unhandled rejection if the run throws first
+    this.cache.applied(ops, protocol);
+    return { ops, result };
   }
 
   private recordRun(
@@ -581,6 +631,7 @@ export class KernelSubsystem implements Subsystem {
         overruns: s?.overruns ?? 0,
         cachedReconciles: this.counters.cachedReconciles,
         staleCacheReplans: this.counters.staleCacheReplans,
+        takeoverFastAdds: this.counters.takeoverFastAdds,
       },
     };
   }

@@ -154,6 +154,7 @@ describe('kernel addresses (netns)', { skip: !isRoot() && 'needs root' }, () => 
 
   it('adds VRRP VIPs while master and removes them when the fact goes down', async () => {
     const agent = agents[agents.length - 1];
+    const before = await agent.call({ cmd: 'status' });
     const t = await agent.call({ cmd: 'fact', key: 'vrrp:VI_1', fact: { up: true } });
     assert.ok(addresses(ns, 'eth0').includes('10.1.0.100/24'));
     assert.ok(addresses(ns, 'eth0').includes('2001:db8:1::100/64'));
@@ -165,6 +166,17 @@ describe('kernel addresses (netns)', { skip: !isRoot() && 'needs root' }, () => 
     const st = await agent.call({ cmd: 'status' });
     assert.equal(st.lastReconcile.scope, 'addresses');
     assert.equal(st.lastReconcile.planned, 2);
+    // The takeover's adds went ahead of the plan (from the cache), and the plan did not repeat them.
+    assert.equal(
+      st.counters.takeoverFastAdds - before.counters.takeoverFastAdds,
+      2,
+      JSON.stringify(st.counters),
+    );
+    assert.equal(st.counters.writes - before.counters.writes, 2);
+    assert.equal(st.counters.staleCacheReplans, before.counters.staleCacheReplans);
+    assert.equal(st.errors.length, 0, JSON.stringify(st.errors));
+    await agent.call({ cmd: 'reconcile' });
+    assert.equal((await agent.call({ cmd: 'status' })).counters.writes, st.counters.writes, 'then a no-op');
     await agent.call({ cmd: 'fact', key: 'vrrp:VI_1', fact: { up: false } });
     assert.ok(!addresses(ns, 'eth0').includes('10.1.0.100/24'));
     assert.ok(addresses(ns, 'eth0').includes('10.1.0.1/24'), 'the interface address is not ours and stays');

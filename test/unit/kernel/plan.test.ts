@@ -1,12 +1,12 @@
 // Desired state from config + facts, the plan diff, and golden plan text for a few configs.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it, test } from 'node:test';
 import { type ConfigInput, configSchema } from '../../../agent/config/schema.js';
 import { Facts, factKey } from '../../../agent/daemon/facts.js';
 import type { AddressMsg, RouteMsg } from '../../../agent/kernel/codec.js';
 import { desiredKernelState } from '../../../agent/kernel/desired.js';
 import { formatPlan } from '../../../agent/kernel/format.js';
-import { groupKey, memberKey, nexthopId, planKernel } from '../../../agent/kernel/plan.js';
+import { groupKey, memberKey, nexthopId, planAddressAdds, planKernel } from '../../../agent/kernel/plan.js';
 import type { ObservedKernel } from '../../../agent/kernel/types.js';
 
 const cfgOf = (input: ConfigInput) => configSchema.parse(input);
@@ -291,4 +291,69 @@ describe('planKernel', () => {
     assert.equal(id, nexthopId('grp|254|198.51.100.0/24|128'));
     assert.ok(id >= 0x10000000 && id < 0x80000000);
   });
+});
+
+test('planAddressAdds: only the missing ones, written as planKernel writes them; unknown interface skipped', () => {
+  const wanted = [
+    {
+      key: 'eth0|10.1.0.100/24',
+      family: 4 as const,
+      address: '10.1.0.100',
+      prefixLen: 24,
+      interface: 'eth0',
+      source: 'vrrp:VI_1',
+    },
+    {
+      key: 'eth0|10.1.0.101/24',
+      family: 4 as const,
+      address: '10.1.0.101',
+      prefixLen: 24,
+      interface: 'eth0',
+      source: 'vrrp:VI_1',
+    },
+    {
+      key: 'eth0|2001:db8:1::100/64',
+      family: 6 as const,
+      address: '2001:db8:1::100',
+      prefixLen: 64,
+      interface: 'eth0',
+      source: 'vrrp:VI_1',
+    },
+    {
+      key: 'nope|10.9.0.1/32',
+      family: 4 as const,
+      address: '10.9.0.1',
+      prefixLen: 32,
+      interface: 'nope',
+      source: 'vrrp:VI_2',
+    },
+  ];
+  const ops = planAddressAdds(
+    wanted,
+    (n) => (n === 'eth0' ? 2 : undefined),
+    (i, a, l) => i === 2 && a === '10.1.0.101' && l === 24,
+    199,
+  );
+  assert.deepEqual(
+    ops.map((o) => [o.op, o.key, o.op === 'add-address' ? o.msg : undefined]),
+    [
+      [
+        'add-address',
+        'eth0|10.1.0.100/24',
+        { family: 4, address: '10.1.0.100', prefixLen: 24, ifindex: 2, flags: 0, proto: 199, scope: 0 },
+      ],
+      [
+        'add-address',
+        'eth0|2001:db8:1::100/64',
+        { family: 6, address: '2001:db8:1::100', prefixLen: 64, ifindex: 2, flags: 2, proto: 199, scope: 0 },
+      ],
+    ],
+  );
+  // The same ops as the full plan for these addresses.
+  const full = planKernel(
+    { protocol: 199, addresses: wanted.slice(0, 1), routes: [], arpTune: [], withdrawnRoutes: [] },
+    { links: [{ index: 2, name: 'eth0', up: true }], addresses: [], routes: [], nexthops: [] } as never,
+    { addressesOnly: true },
+  );
+  assert.deepEqual(full.ops, ops.slice(0, 1));
 });

@@ -58,6 +58,7 @@ const status: KernelStatus = {
     dumps: 4,
     dumpRetries: 0,
     staleCacheReplans: 0,
+    takeoverFastAdds: 0,
     cachedReconciles: 0,
     failedOps: 1,
     restoredByWatch: 0,
