@@ -1,7 +1,7 @@
 // Netlink framing for generic netlink: nlmsghdr + genlmsghdr + attributes (TLVs). Pure byte work,
 // host byte order as the kernel expects (x86/arm little endian). The npm `netlink` package does the
 // socket and family resolution; IPVS attributes are ours (the package has no IPVS support).
-import { align4, attr, type NlMessage, parseAttrs } from '../lib/netlink.js';
+import { align4, attr } from '../lib/netlink.js';
 
 export {
   align4,

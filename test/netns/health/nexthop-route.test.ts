@@ -126,11 +126,15 @@ describe('health → kernel: nexthop check drives the multipath route', {
         up: false,
         reason: 'connect ECONNREFUSED',
       });
-      await new Promise((r) => setTimeout(r, 300)); // let the monitor print
+      // The monitor prints asynchronously (late on a busy machine): wait for the flip's message,
+      // then a little longer so that an extra one would be counted too.
+      await waitFor(() => routeMsgs() > before0, { timeoutMs: 15_000, what: 'monitor shows the flip' });
+      await new Promise((r) => setTimeout(r, 300));
       const afterDown = routeMsgs();
 
       l1 = await listen(r1);
       await waitFor(() => routeVias().length === 2, { timeoutMs: 15_000, what: 'nexthop 10.0.1.2 back' });
+      await waitFor(() => routeMsgs() > afterDown, { timeoutMs: 15_000, what: 'monitor shows the way back' });
       await new Promise((r) => setTimeout(r, 300));
       const afterUp = routeMsgs();
       assert.deepEqual(

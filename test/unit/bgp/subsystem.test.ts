@@ -14,11 +14,15 @@ import { FakeClock } from '../../../agent/lib/clock.js';
 
 class FakeBridge {
   msgs: AgentToBridge[] = [];
+  errors: Error[] = [];
   private sock: Socket;
   private buf = '';
   constructor(path: string) {
     this.sock = createConnection(path);
     this.sock.setEncoding('utf8');
+    // The agent closes the connection at stop: a write racing that close fails with EPIPE, which
+    // without a listener would be an uncaught exception failing whichever test is running.
+    this.sock.on('error', (err) => this.errors.push(err));
     this.sock.on('data', (d: string) => {
       this.buf += d;
       for (let nl = this.buf.indexOf('\n'); nl >= 0; nl = this.buf.indexOf('\n')) {
@@ -28,7 +32,7 @@ class FakeBridge {
     });
   }
   send(m: unknown) {
-    this.sock.write(`${JSON.stringify(m)}\n`);
+    if (this.sock.writable) this.sock.write(`${JSON.stringify(m)}\n`);
   }
   cmds() {
     return this.msgs.filter((m): m is Extract<AgentToBridge, { t: 'cmd' }> => m.t === 'cmd');
@@ -177,9 +181,14 @@ describe('BgpSubsystem', () => {
     await until(() => bridge!.cmds().length === 3, 'withdraw removed');
     assert.equal(bridge.cmds()[2].cmd, 'withdraw route 192.0.2.2/32 next-hop self');
     const b = bridge;
+    // Acks each withdraw once, as ExaBGP does (not again on every tick while stop() closes the socket).
+    const acked = new Set<number>();
     const acker = setInterval(() => {
       for (const c of b.cmds())
-        if (c.cmd.startsWith('withdraw route 192.0.2.1/32')) b.send({ t: 'ack', id: c.id, ok: true });
+        if (c.cmd.startsWith('withdraw route 192.0.2.1/32') && !acked.has(c.id)) {
+          acked.add(c.id);
+          b.send({ t: 'ack', id: c.id, ok: true });
+        }
     }, 5);
     await bgp.stop({ removeState: false });
     clearInterval(acker);

@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { describe, it } from 'node:test';
 import type { GenericNetlinkSocket } from 'netlink';
-import { settleDatagram } from '../../../agent/lib/netlink-bulk.js';
 import { CMD, encode } from '../../../agent/ipvs/codec.js';
 import { NLM_F_ACK, NLM_F_REQUEST, splitMessages } from '../../../agent/ipvs/netlink.js';
 import { IpvsSocket } from '../../../agent/ipvs/socket.js';
 import type { DestSpec, ServiceSpec } from '../../../agent/ipvs/types.js';
+import { settleDatagram } from '../../../agent/lib/netlink-bulk.js';
 
 const FAMILY = 0x2a;
 
