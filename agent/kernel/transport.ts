@@ -5,7 +5,6 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
-import { BulkSender, type BulkWriter, NETLINK_ROUTE as ROUTE, settleDatagram } from '../lib/netlink-bulk.js';
 import { frame, NLM_F, NLMSG_DONE, NLMSG_ERROR, type RawMessage, Writer } from './codec.js';
 
 const NETLINK_ROUTE = 0;
@@ -57,16 +56,7 @@ export interface RtnlSocketOptions {
   /** At most this many messages per datagram in batch() (the socket buffers may allow fewer). */
   window?: number;
   timeoutMs?: number;
-  /** Large batches go through a bulk socket whose sendmsg runs on a worker thread (default on;
-   * an Error or false: always this socket). Tests pass a fake. */
-  bulk?: BulkWriter | Error | false;
 }
-
-/** Batches at least this large use the bulk socket: below it, the synchronous send (a VRRP
- * takeover's VIP add happens inside the call) matters more than overlapping. */
-const BULK_MIN = 256;
-const BULK_DATAGRAM = 256;
-const ENOBUFS = 105;
 
 export class RtnlSocket extends EventEmitter {
   private readonly raw: RawNetlinkSocket;
@@ -81,7 +71,6 @@ export class RtnlSocket extends EventEmitter {
   private batchesInFlight = 0;
   private readonly maxDatagram: number;
   private readonly replyBudget: number;
-  private bulk?: BulkWriter | Error | false;
   /** Counters for status/metrics. */
   readonly counters = { writes: 0, dumps: 0, dumpRetries: 0, datagrams: 0, malformed: 0, overruns: 0 };
 
@@ -89,7 +78,6 @@ export class RtnlSocket extends EventEmitter {
     super();
     this.window = opts.window ?? 1024;
     this.timeoutMs = opts.timeoutMs ?? 10_000;
-    this.bulk = opts.bulk;
     // No peeking: one recvmsg per datagram into a 64 KB buffer, and dumps come in skbs of up to
     // 32 KB (the kernel sizes them after the reader's buffer) instead of 4 KB.
     this.raw = new RawNetlinkSocket(NETLINK_ROUTE, {
@@ -243,76 +231,7 @@ export class RtnlSocket extends EventEmitter {
     return run;
   }
 
-  private batchNow(reqs: NlRequest[]): Promise<number[]> {
-    if (reqs.length >= BULK_MIN && this.bulk !== false) {
-      this.bulk ??= BulkSender.open(ROUTE);
-      if (!(this.bulk instanceof Error)) return this.batchBulk(reqs, this.bulk);
-    }
-    return this.batchAcked(reqs);
-  }
-
-  /**
-   * The bulk path: datagram k is applied by the kernel on a worker thread while datagram k+1 is
-   * encoded here. No message asks for an ack: a failed one is answered with an error naming its
-   * seq, and when send() returns the kernel has handled the whole datagram, so one non-blocking
-   * drain settles it. A result lost to a receive-buffer overrun counts as ENOBUFS (the caller
-   * retries from a dump).
-   */
-  private async batchBulk(reqs: NlRequest[], bulk: BulkWriter): Promise<number[]> {
-    if (this.closed) throw new Error('netlink socket is closed');
-    const results = new Array<number>(reqs.length).fill(0);
-    // Datagrams small enough that there are several to overlap, large enough to keep syscalls few.
-    const perDatagram = Math.min(bulk.maxMessages, BULK_DATAGRAM);
-    const writers = [new Writer(this.maxDatagram + 4096), new Writer(this.maxDatagram + 4096)];
-    let which = 0;
-    let first = 0;
-    let inflight: Promise<void> | undefined;
-    try {
-      while (first < reqs.length || inflight) {
-        const w = writers[which];
-        which ^= 1;
-        w.off = 0;
-        if (this.seq > 0xfffffff0 - bulk.maxMessages) this.seq = 0;
-        const base = this.seq + 1;
-        let last = first;
-        while (last < reqs.length && last - first < perDatagram && w.off < this.maxDatagram) {
-          const at = w.off;
-          const r = reqs[last];
-          w.beginMessage(r.type, r.flags | NLM_F.REQUEST, base + (last - first));
-          r.write(w);
-          w.endMessage(at);
-          last++;
-        }
-        if (inflight) await inflight;
-        inflight = undefined;
-        const n = last - first;
-        if (!n) continue;
-        this.seq = base + n - 1;
-        this.counters.writes += n;
-        this.counters.datagrams++;
-        const seqs = Array.from({ length: n }, (_, k) => base + k);
-        const at = first;
-        const buf = w.done();
-        inflight = bulk.send(buf, buf.length).then(() => {
-          const { replies, overrun } = bulk.drain();
-          const { settled, malformed } = settleDatagram(seqs, replies, overrun);
-          this.counters.malformed += malformed;
-          if (overrun) this.counters.overruns++;
-          settled.forEach((s, k) => {
-            if (s.error) results[at + k] = -s.error;
-            else if (s.lost) results[at + k] = ENOBUFS;
-          });
-        });
-        first = last;
-      }
-    } finally {
-      // A failed send leaves nothing in flight that could still write into `results`.
-      await inflight?.catch(() => {});
-    }
-    return results;
-  }
-
-  private async batchAcked(reqs: NlRequest[]): Promise<number[]> {
+  private async batchNow(reqs: NlRequest[]): Promise<number[]> {
     if (this.closed) throw new Error('netlink socket is closed');
     const results = new Array<number>(reqs.length).fill(0);
     let first = 0;
@@ -374,7 +293,6 @@ export class RtnlSocket extends EventEmitter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.bulk && !(this.bulk instanceof Error)) this.bulk.close();
     this.raw.close();
   }
 }

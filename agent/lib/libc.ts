@@ -2,8 +2,8 @@
 // - VRRP: an AF_PACKET socket for gratuitous ARP, a synchronous raw IPv4 sender, a stable C copy
 //   of a classic-BPF program (agent/vrrp/libc.ts);
 // - health: non-blocking connect + epoll for the TCP prober (agent/health/probes/epoll.ts);
-// - IPVS and the kernel layer: a netlink socket whose send runs on a worker thread
-//   (agent/lib/netlink-bulk.ts); a synchronous address probe for VRRP takeovers (agent/vrrp/addr-probe.ts).
+// - IPVS: a netlink socket whose send runs on a worker thread (agent/lib/netlink-bulk.ts);
+// - VRRP takeovers: a synchronous address probe (agent/vrrp/addr-probe.ts).
 // `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; every caller has a
 // fallback that does not need it.
 import { createRequire } from 'node:module';

@@ -1,8 +1,8 @@
-// Bulk writes on a second netlink socket (generic netlink for IPVS, rtnetlink for addresses and
-// routes) whose send runs on a libuv worker thread (koffi's async call into libc). The kernel
-// handles a netlink datagram inside the sender's sendmsg, so while one datagram is being applied
-// there, the main thread encodes the next one: on a cold apply the kernel's share and the agent's
-// JavaScript overlap instead of adding up.
+// Bulk writes on a second netlink socket (IPVS: generic netlink) whose send runs on a libuv worker
+// thread (koffi's async call into libc). The kernel handles a netlink datagram inside the sender's
+// sendmsg, so while one datagram is being applied there, the main thread encodes the next one: on a
+// cold apply the kernel's share and the agent's JavaScript overlap instead of adding up. (Tried for
+// rtnetlink too: slower there, see docs/kernel.md "Bench".)
 //
 // Writes carry no NLM_F_ACK: netlink_rcv_skb still answers a failed one with an error naming its
 // sequence number. When send() returns, the kernel has handled the whole datagram, so every error
@@ -69,7 +69,7 @@ export function settleDatagram(
   return { settled, malformed };
 }
 
-/** What a bulk writer (IpvsSocket.runWrites, RtnlSocket.batch) needs (tests give a fake kernel). */
+/** What IpvsSocket.runWrites needs of a bulk socket (tests give a fake kernel). */
 export interface BulkWriter {
   readonly maxMessages: number;
   send(buf: Buffer, len: number): Promise<void>;
