@@ -60,6 +60,11 @@ export class ObservedCache {
     }
   }
 
+  /** The links of the last dump. */
+  linkList(): LinkInfo[] {
+    return this.links;
+  }
+
   /** Is this address on this interface (as far as the cache knows)? */
   hasAddress(ifindex: number, address: string, prefixLen: number): boolean {
     return this.addresses.has(observedAddressKey({ ifindex, address, prefixLen }));

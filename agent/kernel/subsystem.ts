@@ -296,6 +296,9 @@ export class KernelSubsystem implements Subsystem {
       const takeovers = [...this.pendingTakeovers];
       this.pendingTakeovers.clear();
       const fast = fromCache && takeovers.length ? this.sendTakeoverAdds(sock, cfg, takeovers) : undefined;
+      // Hand control back to whoever published the fact (the VRRP instance announces its VIPs
+      // now that they are in the kernel); the plan of everything else continues in a microtask.
+      if (fast) await null;
       let observed: ObservedKernel;
       if (fromCache) {
         observed = this.cache.view();
@@ -424,7 +427,7 @@ export class KernelSubsystem implements Subsystem {
     cfg: Config,
     keys: string[],
   ): { ops: KernelOp[]; result: Promise<{ applied: number; failures: OpFailure[] }> } | undefined {
-    const links = this.cache.view().links;
+    const links = this.cache.linkList();
     const ifindexOf = new Map(links.map((l) => [l.name, l.index]));
     const wanted = cfg.vrrp.instances
       .filter((i) => keys.includes(factKey.vrrp(i.name)))
