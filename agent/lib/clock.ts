@@ -23,7 +23,7 @@ export interface Clock {
 export const PRECISE_LEAD_MS = 4;
 
 /** Busy-waits until performance.now() >= due (bounded: gives up after maxMs). */
-export function spinUntil(due: number, maxMs = PRECISE_LEAD_MS + 2): void {
+export function spinUntil(due: number, maxMs = PRECISE_LEAD_MS + 5): void {
   const start = performance.now();
   for (let now = start; now < due && now - start < maxMs; now = performance.now()) {
     // spin
@@ -33,15 +33,18 @@ export function spinUntil(due: number, maxMs = PRECISE_LEAD_MS + 2): void {
 export const systemClock: Clock = {
   now: () => performance.now(),
   setTimeout(fn, ms, opts) {
-    if (!opts?.precise || ms <= 2 * PRECISE_LEAD_MS) {
+    if (!opts?.precise) {
       const t = setTimeout(fn, ms);
       return { cancel: () => clearTimeout(t) };
     }
     const due = performance.now() + ms;
-    const t = setTimeout(() => {
-      spinUntil(due);
-      fn();
-    }, ms - PRECISE_LEAD_MS);
+    const t = setTimeout(
+      () => {
+        spinUntil(due);
+        fn();
+      },
+      Math.max(0, ms - PRECISE_LEAD_MS),
+    );
     return { cancel: () => clearTimeout(t) };
   },
 };
