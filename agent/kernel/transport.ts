@@ -5,9 +5,8 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { RawNetlinkSocket } from 'netlink';
+import { NETLINK_ROUTE } from '../lib/libc.js';
 import { frame, NLM_F, NLMSG_DONE, NLMSG_ERROR, type RawMessage, Writer } from './codec.js';
-
-const NETLINK_ROUTE = 0;
 
 function message(buf: Buffer, off: number, len: number): RawMessage {
   return {

@@ -9,6 +9,22 @@
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
+// Socket constants (<sys/socket.h>, <linux/netlink.h>; the same on every Linux architecture we run).
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const AF_PACKET = 17;
+export const SOCK_STREAM = 1;
+export const SOCK_DGRAM = 2;
+export const SOCK_RAW = 3;
+export const SOCK_NONBLOCK = 0o4000;
+export const SOCK_CLOEXEC = 0o2000000;
+export const SOL_SOCKET = 1;
+export const MSG_DONTWAIT = 0x40;
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
+export const SOL_NETLINK = 270;
+
 export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   connect(fd: number, addr: Buffer, len: number): number;

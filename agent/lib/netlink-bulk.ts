@@ -7,20 +7,22 @@
 // Writes carry no NLM_F_ACK: netlink_rcv_skb still answers a failed one with an error naming its
 // sequence number. When send() returns, the kernel has handled the whole datagram, so every error
 // is already queued: one non-blocking drain settles the datagram (no ack round trip at all).
-import { type Libc, loadLibc } from './libc.js';
+import { constants } from 'node:os';
+import {
+  AF_NETLINK,
+  type Libc,
+  loadLibc,
+  MSG_DONTWAIT,
+  NETLINK_GENERIC,
+  SOCK_CLOEXEC,
+  SOCK_RAW,
+  SOL_SOCKET,
+} from './libc.js';
 import { NLMSG_ERROR, parseError, splitMessages } from './netlink.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_CLOEXEC = 0o2000000;
-export const NETLINK_ROUTE = 0;
-export const NETLINK_GENERIC = 16;
-const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 const SO_RCVBUFFORCE = 33;
-const MSG_DONTWAIT = 0x40;
-const EINTR = 4;
-const ENOBUFS = 105;
+const { EINTR, ENOBUFS } = constants.errno;
 
 /** What became of one message of a datagram. */
 export interface Settled {
@@ -90,10 +92,10 @@ export class BulkSender implements BulkWriter {
   ) {}
 
   /** Opens the socket; an Error (never a throw) when koffi or the socket is unavailable. */
-  static open(protocol = NETLINK_GENERIC): BulkSender | Error {
+  static open(): BulkSender | Error {
     const c = loadLibc();
     if (c instanceof Error) return c;
-    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    const fd = c.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
     if (fd < 0) return new Error(`netlink socket: errno ${c.errno()}`);
     // Room for the error replies of a whole datagram: as root past rmem_max, else what it allows.
     const want = Buffer.alloc(4);

@@ -6,6 +6,8 @@
 // (its GARPs follow its own blocking netlink add). getifaddrs(3) would dump every interface, and
 // waiting for the address event costs an event-loop turn or more (0.4-1 ms measured here).
 // Read-only: the kernel layer stays the only writer of addresses.
+
+import { constants } from 'node:os';
 import {
   AF_INET,
   AF_INET6,
@@ -16,17 +18,21 @@ import {
   NLMSG_ERROR,
   RTM,
 } from '../kernel/codec.js';
-import { errnoCode, type Libc, loadLibc } from '../lib/libc.js';
+import {
+  AF_NETLINK,
+  errnoCode,
+  type Libc,
+  loadLibc,
+  MSG_DONTWAIT,
+  NETLINK_ROUTE,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+  SOL_NETLINK,
+} from '../lib/libc.js';
 
-const AF_NETLINK = 16;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
-const NETLINK_ROUTE = 0;
-const SOL_NETLINK = 270;
 const NETLINK_GET_STRICT_CHK = 12;
-const MSG_DONTWAIT = 0x40;
-const EAGAIN = 11;
+const { EAGAIN } = constants.errno;
 const MAX_DATAGRAMS = 64;
 
 /** The RTM_GETADDR dump request for one interface and family (seq chosen by the caller). */

@@ -1,15 +1,18 @@
 import { endianness } from 'node:os';
 
-export const AF_PACKET = 17;
-const AF_INET = 2;
-const SOCK_DGRAM = 2;
-const SOCK_RAW = 3;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
+import {
+  AF_INET,
+  AF_PACKET,
+  errnoCode,
+  type Libc,
+  loadLibc,
+  SOCK_CLOEXEC,
+  SOCK_DGRAM,
+  SOCK_NONBLOCK,
+  SOCK_RAW,
+} from '../lib/libc.js';
 
-import { errnoCode, type Libc, loadLibc } from '../lib/libc.js';
-
-export { errnoCode, loadLibc };
+export { AF_PACKET, errnoCode, loadLibc };
 
 /**
  * One AF_PACKET datagram socket (the kernel writes the Ethernet header from the sockaddr_ll we

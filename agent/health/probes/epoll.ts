@@ -6,18 +6,22 @@
 // is missing; callers fall back to net.connect (./tcp.ts).
 import { constants } from 'node:os';
 import { addressBytes } from '../../lib/ip.js';
-import { errnoCode, type Libc, loadLibc } from '../../lib/libc.js';
+import {
+  AF_INET,
+  AF_INET6,
+  errnoCode,
+  type Libc,
+  loadLibc,
+  SOCK_CLOEXEC,
+  SOCK_NONBLOCK,
+  SOCK_STREAM,
+  SOL_SOCKET,
+} from '../../lib/libc.js';
 
-const AF_INET = 2;
-const AF_INET6 = 10;
-const SOCK_STREAM = 1;
-const SOCK_NONBLOCK = 0o4000;
-const SOCK_CLOEXEC = 0o2000000;
 const EPOLL_CLOEXEC = 0o2000000;
 const EPOLL_CTL_ADD = 1;
 const EPOLLOUT = 0x4;
 const EPOLLERR = 0x8;
-const SOL_SOCKET = 1;
 const SO_ERROR = 4;
 const SO_LINGER = 13;
 const IPPROTO_TCP = 6;
