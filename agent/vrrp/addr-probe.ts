@@ -16,7 +16,9 @@ import {
   NLM_F,
   NLMSG_DONE,
   NLMSG_ERROR,
+  parseErrno,
   RTM,
+  splitMessages,
 } from '../kernel/codec.js';
 import {
   AF_NETLINK,
@@ -53,22 +55,22 @@ export function readAddressDump(
   seq: number,
   into: Set<string>,
 ): 'done' | 'more' | string {
-  let off = 0;
-  while (off + 16 <= buf.length) {
-    const len = buf.readUInt32LE(off);
-    if (len < 16 || off + len > buf.length) return `malformed netlink message length ${len}`;
-    const type = buf.readUInt16LE(off + 4);
-    if (buf.readUInt32LE(off + 8) === seq) {
-      if (type === NLMSG_DONE) return 'done';
-      if (type === NLMSG_ERROR) {
-        const errno = len >= 20 ? -buf.readInt32LE(off + 16) : 0;
-        if (errno !== 0) return `RTM_GETADDR: ${errnoCode(errno)}`;
-      } else if (type === RTM.NEWADDR) {
-        const a = decodeAddress(buf.subarray(off + 16, off + len));
-        if (a && a.ifindex === ifindex) into.add(a.address);
-      }
+  let msgs: ReturnType<typeof splitMessages>;
+  try {
+    msgs = splitMessages(buf);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  for (const m of msgs) {
+    if (m.seq !== seq) continue;
+    if (m.type === NLMSG_DONE) return 'done';
+    if (m.type === NLMSG_ERROR) {
+      const errno = parseErrno(m.payload);
+      if (errno !== 0) return `RTM_GETADDR: ${errnoCode(errno)}`;
+    } else if (m.type === RTM.NEWADDR) {
+      const a = decodeAddress(m.payload);
+      if (a && a.ifindex === ifindex) into.add(a.address);
     }
-    off += (len + 3) & ~3;
   }
   return 'more';
 }

@@ -5,12 +5,7 @@
 // without re-reading every interface's addresses.
 import { networkInterfaces } from 'node:os';
 import { createRtNetlink } from 'netlink';
-import { decodeAddress } from '../kernel/codec.js';
-
-const RTM_NEWLINK = 16;
-const RTM_DELLINK = 17;
-const RTM_NEWADDR = 20;
-const RTM_DELADDR = 21;
+import { decodeAddress, RTM } from '../kernel/codec.js';
 
 /** One address added to or removed from an interface, as an rtnetlink event told it. */
 export interface AddressEvent {
@@ -24,10 +19,10 @@ export interface AddressEvent {
 export function addressEvents(msgs: readonly { type: number; data: Buffer }[]): AddressEvent[] {
   const out: AddressEvent[] = [];
   for (const m of msgs) {
-    if (m.type !== RTM_NEWADDR && m.type !== RTM_DELADDR) continue;
+    if (m.type !== RTM.NEWADDR && m.type !== RTM.DELADDR) continue;
     try {
       const a = decodeAddress(m.data);
-      if (a) out.push({ added: m.type === RTM_NEWADDR, ifindex: a.ifindex, address: a.address });
+      if (a) out.push({ added: m.type === RTM.NEWADDR, ifindex: a.ifindex, address: a.address });
     } catch {
       // not ours to judge: the kernel layer's own watch counts malformed messages
     }
@@ -70,7 +65,7 @@ export class LinkWatcher {
         const events = addressEvents(msgs);
         if (events.length) for (const fn of this.addressListeners) fn(events);
       }
-      if (msgs.some((m) => m.type === RTM_NEWLINK || m.type === RTM_DELLINK)) {
+      if (msgs.some((m) => m.type === RTM.NEWLINK || m.type === RTM.DELLINK)) {
         this.refresh().catch((err: Error) => this.onError(new Error(`rtnetlink link dump: ${err.message}`)));
       }
     });

@@ -352,7 +352,12 @@ test('planAddressAdds: only the missing ones, written as planKernel writes them;
   // The same ops as the full plan for these addresses.
   const full = planKernel(
     { protocol: 199, addresses: wanted.slice(0, 1), routes: [], arpTune: [], withdrawnRoutes: [] },
-    { links: [{ index: 2, name: 'eth0', up: true }], addresses: [], routes: [], nexthops: [] } as never,
+    {
+      links: [{ index: 2, name: 'eth0', up: true }],
+      addresses: [],
+      routes: [],
+      nexthops: [],
+    } satisfies ObservedKernel,
     { addressesOnly: true },
   );
   assert.deepEqual(full.ops, ops.slice(0, 1));
