@@ -7,8 +7,9 @@ import type { Config } from '../config/schema.js';
 import { type Fact, factKey } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
-import { applyOps, type OpFailure } from './apply.js';
+import { applyOps, describeFailure, type OpFailure } from './apply.js';
 import { ObservedCache } from './cache.js';
+import type { LinkInfo } from './codec.js';
 import { decodeAddress, decodeNexthop, decodeRoute, NLM_F, RTM } from './codec.js';
 import {
   addressKey,
@@ -20,6 +21,7 @@ import {
 import { formatPlan } from './format.js';
 import { observeWith } from './observe.js';
 import { planAddressAdds, planKernel } from './plan.js';
+import { prepareFrames, SyncRtnlWriter } from './sync-writer.js';
 import { applyArpTune } from './sysctl.js';
 import { RtnlSocket } from './transport.js';
 import type {
@@ -89,6 +91,8 @@ export interface KernelStatus {
     staleCacheReplans: number;
     /** VIP adds sent ahead of the plan on a VRRP takeover (see sendTakeoverAdds). */
     takeoverFastAdds: number;
+    /** Of those, written by the synchronous writer (acked before the fact listener returned). */
+    takeoverSyncAdds: number;
   };
 }
 
@@ -129,6 +133,7 @@ export class KernelSubsystem implements Subsystem {
     cachedReconciles: 0,
     staleCacheReplans: 0,
     takeoverFastAdds: 0,
+    takeoverSyncAdds: 0,
   };
   private readonly errorsByCode: Record<string, number> = {};
   private wantedAddr = new Set<string>();
@@ -136,6 +141,15 @@ export class KernelSubsystem implements Subsystem {
   private readonly ownDeletes = new Map<string, number>();
   /** vrrp:<name> facts that went up since the last run (their VIP adds go first). */
   private readonly pendingTakeovers = new Set<string>();
+  /** Each VRRP instance's VIP adds, planned and encoded ahead of any takeover (rebuilt after a run
+   * when the config or the links changed), so that a takeover only copies and sends them. */
+  private takeoverPrep?: {
+    cfg: Config;
+    links: LinkInfo[];
+    byFact: Map<string, { op: KernelOp & { op: 'add-address' }; frame: Buffer }[]>;
+  };
+  /** Writes a takeover's VIP adds synchronously (null: koffi unavailable, use the socket). */
+  private syncWriter?: SyncRtnlWriter | null;
   private removedSample: string[] = [];
   private removedCount = 0;
   private st: Omit<KernelStatus, 'counters' | 'protocol' | 'errorsByCode' | 'watch'> = {
@@ -224,6 +238,9 @@ export class KernelSubsystem implements Subsystem {
     }
     this.sock?.close();
     this.sock = undefined;
+    this.syncWriter?.close();
+    this.syncWriter = undefined;
+    this.takeoverPrep = undefined;
   }
 
   /** What applying `cfg` (default: the running config) would do now, with the live facts and
@@ -411,6 +428,8 @@ export class KernelSubsystem implements Subsystem {
         'kernel: reconciled',
       );
     }
+    // Off the takeover path: have the next takeover's requests ready.
+    this.prepareTakeovers(cfg);
     if (failures.length) this.scheduleRetry();
     else {
       this.retryMs = 0;
@@ -420,29 +439,79 @@ export class KernelSubsystem implements Subsystem {
     }
   }
 
+  /** Plans and encodes every VRRP instance's VIP adds for the current config and links, unless
+   * that is already done. */
+  private prepareTakeovers(cfg: Config): NonNullable<KernelSubsystem['takeoverPrep']> {
+    const links = this.cache.linkList();
+    const prep = this.takeoverPrep;
+    if (prep && prep.cfg === cfg && prep.links === links) return prep;
+    const ifindexOf = new Map(links.map((l) => [l.name, l.index]));
+    const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
+    const byFact = new Map<string, { op: KernelOp & { op: 'add-address' }; frame: Buffer }[]>();
+    for (const inst of cfg.vrrp.instances) {
+      const ops = planAddressAdds(
+        vrrpAddresses(inst),
+        (n) => ifindexOf.get(n),
+        () => false,
+        protocol,
+      ) as (KernelOp & {
+        op: 'add-address';
+      })[];
+      const frames = prepareFrames(ops);
+      byFact.set(
+        factKey.vrrp(inst.name),
+        ops.map((op, i) => ({ op, frame: frames[i] })),
+      );
+    }
+    this.takeoverPrep = { cfg, links, byFact };
+    return this.takeoverPrep;
+  }
+
   /** Sends the adds of the taken-over instances' missing VIPs now, and marks them in the cache
-   * (the plan that follows then leaves them out; a failure invalidates the cache below). */
+   * (the plan that follows then leaves them out; a failure invalidates the cache below). The
+   * requests were encoded ahead (prepareTakeovers); the synchronous writer has them acked before
+   * this returns, so the instance's gratuitous ARPs can follow at once. */
   private sendTakeoverAdds(
     sock: RtnlSocket,
     cfg: Config,
     keys: string[],
   ): { ops: KernelOp[]; result: Promise<{ applied: number; failures: OpFailure[] }> } | undefined {
-    const links = this.cache.linkList();
-    const ifindexOf = new Map(links.map((l) => [l.name, l.index]));
-    const wanted = cfg.vrrp.instances
-      .filter((i) => keys.includes(factKey.vrrp(i.name)))
-      .flatMap(vrrpAddresses);
-    const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
-    const ops = planAddressAdds(
-      wanted,
-      (n) => ifindexOf.get(n),
-      (i, a, l) => this.cache.hasAddress(i, a, l),
-      protocol,
-    );
+    const prep = this.prepareTakeovers(cfg);
+    const ops: KernelOp[] = [];
+    const frames: Buffer[] = [];
+    for (const key of keys) {
+      for (const p of prep.byFact.get(key) ?? []) {
+        const m = p.op.msg;
+        if (this.cache.hasAddress(m.ifindex, m.address, m.prefixLen)) continue;
+        ops.push(p.op);
+        frames.push(p.frame);
+      }
+    }
     if (!ops.length) return undefined;
     this.counters.takeoverFastAdds += ops.length;
-    const result = applyOps(sock, ops, links);
-    result.catch(() => {}); // awaited by the run; never an unhandled rejection if the run throws first
+    const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
+    if (this.syncWriter === undefined) {
+      const w = SyncRtnlWriter.open();
+      this.syncWriter = w instanceof Error ? null : w;
+      if (w instanceof Error) this.ctx.log.debug({ err: w.message }, 'kernel: no synchronous writer');
+    }
+    const errnos = this.syncWriter?.write(frames);
+
+    let result: Promise<{ applied: number; failures: OpFailure[] }>;
+    if (Array.isArray(errnos)) {
+      this.counters.takeoverSyncAdds += ops.length;
+      const failures: OpFailure[] = [];
+      errnos.forEach((e, i) => {
+        if (e !== 0) failures.push(describeFailure(ops[i], e, this.ifnames));
+      });
+      result = Promise.resolve({ applied: ops.length - failures.length, failures });
+    } else {
+      // Not acked (no koffi, or the writer could not tell): the pipelined socket. If the adds did
+      // go through, its EEXIST makes the run replan from a dump (stale cache).
+      if (errnos) this.ctx.log.debug({ err: errnos.message }, 'kernel: synchronous takeover write');
+      result = applyOps(sock, ops, this.cache.linkList());
+      result.catch(() => {}); // awaited by the run; never an unhandled rejection if the run throws first
+    }
     this.cache.applied(ops, protocol);
     return { ops, result };
   }
@@ -635,6 +704,7 @@ export class KernelSubsystem implements Subsystem {
         cachedReconciles: this.counters.cachedReconciles,
         staleCacheReplans: this.counters.staleCacheReplans,
         takeoverFastAdds: this.counters.takeoverFastAdds,
+        takeoverSyncAdds: this.counters.takeoverSyncAdds,
       },
     };
   }

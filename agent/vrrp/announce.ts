@@ -92,6 +92,9 @@ export interface AnnounceSchedule {
 export interface Announcer {
   /** Sends one announcement for every address (GARP for IPv4, NA for IPv6). */
   sendOnce(addresses: string[]): void;
+  /** Encodes the announcements of `addresses` now (instance start, reload), so that a takeover
+   * only sends them. */
+  prepare?(addresses: string[]): void;
   close(): void;
   /** How gratuitous ARPs leave (status): the AF_PACKET socket or the arping fallback. */
   readonly garpVia?: 'af_packet' | 'arping';
@@ -118,6 +121,8 @@ export class LinkAnnouncer implements Announcer {
   private na: RawSocket | undefined;
   private packet: PacketSocket | undefined;
   private readonly dest: Buffer;
+  /** Encoded packets by address (GARP payload or NA), built once per address. */
+  private readonly packets = new Map<string, { family: 4 | 6; packet: Buffer }>();
   sent = { garp: 0, na: 0, errors: 0 };
 
   constructor(
@@ -152,18 +157,43 @@ export class LinkAnnouncer implements Announcer {
     return this.packet ? 'af_packet' : 'arping';
   }
 
+  prepare(addresses: string[]): void {
+    if (this.packets.size > 4096) this.packets.clear(); // bounded across many reloads
+    for (const a of addresses) this.packetOf(a);
+  }
+
+  private packetOf(a: string): { family: 4 | 6; packet: Buffer } | undefined {
+    let p = this.packets.get(a);
+    if (p) return p;
+    try {
+      const family = familyOf(a) === 4 ? 4 : 6;
+      p = {
+        family,
+        packet: family === 4 ? encodeGratuitousArp(this.mac, a) : encodeUnsolicitedNa(a, this.mac),
+      };
+    } catch (err) {
+      this.sent.errors++;
+      this.onError(`cannot announce ${a} on ${this.ifname}: ${(err as Error).message}`);
+      return undefined;
+    }
+    this.packets.set(a, p);
+    return p;
+  }
+
   sendOnce(addresses: string[]): void {
     for (const a of addresses) {
-      if (familyOf(a) === 4) this.garp(a);
-      else this.neighbourAdvert(a);
+      const p = this.packetOf(a);
+      if (!p) continue;
+      if (p.family === 4) this.garp(a, p.packet);
+      else this.neighbourAdvert(a, p.packet);
     }
   }
 
-  private garp(vip: string): void {
+  private garp(vip: string, frame: Buffer): void {
     this.sent.garp++;
     if (this.packet) {
       try {
-        this.packet.send(encodeGratuitousArp(this.mac, vip), this.dest);
+        this.packet.send(frame, this.dest);
       } catch (err) {
         this.sent.errors++;
         this.onError(`gratuitous ARP for ${vip} on ${this.ifname}: ${(err as Error).message}`);
@@ -204,10 +234,9 @@ export class LinkAnnouncer implements Announcer {
     return s;
   }
 
-  private neighbourAdvert(vip: string): void {
+  private neighbourAdvert(vip: string, pkt: Buffer): void {
     try {
       const na = this.openNa();
-      const pkt = encodeUnsolicitedNa(vip, this.mac);
       this.sent.na++;
       na.send(pkt, 0, pkt.length, ALL_NODES, (err) => {
         if (err) {

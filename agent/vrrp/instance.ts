@@ -77,7 +77,13 @@ export class VrrpInstance implements PacketSink {
   private addrProbe: AddressProbe | null | undefined;
   private announcePending = false;
   /** How the last takeover learnt that its VIPs were in place before the first GARP/NA. */
-  private lastAnnounce: { via: AnnounceVia | 'timeout'; waitedMs: number } | undefined;
+  private lastAnnounce:
+    | { via: AnnounceVia | 'timeout'; waitedMs: number; factMs?: number; afterAdvertMs?: number }
+    | undefined;
+  /** When the last advert left (clock ms): a takeover's timings are taken from it. */
+  private advertSentAt = 0;
+  /** The takeover in progress: advert time and how long publishing the master fact took. */
+  private takeover: { advertAt: number; factMs: number } | undefined;
   private unsubs: (() => void)[] = [];
   private fileValues = new Map<string, number>();
   private scriptStates: RiseFall[] = [];
@@ -141,7 +147,8 @@ export class VrrpInstance implements PacketSink {
       (a) => this.act(a),
     );
     this.deps.hub.attach(io.name, io.index, this.family, !this.cfg.unicast, this);
-    this.ensureAnnouncer(); // sockets open now, not on the takeover's critical path
+    // Sockets open and packets encoded now, not on the takeover's critical path.
+    this.ensureAnnouncer()?.prepare?.(this.vips);
     this.startTracking();
     this.publish('init');
     this.machine.start();
@@ -223,6 +230,7 @@ export class VrrpInstance implements PacketSink {
   private act(a: Action): void {
     if (a.type === 'send') {
       this.send(a.priority);
+      this.advertSentAt = this.deps.clock.now();
     } else if (a.type === 'announce') {
       // Right after the state change publishes (onState), else at the latest in a microtask.
       this.announcePending = true;
@@ -272,7 +280,10 @@ export class VrrpInstance implements PacketSink {
     this.publish(to);
     // The kernel layer has just sent the VIP adds (from the fact): announce before anything
     // slower (log line, notify hooks) so the first GARP leaves in this same turn.
-    if (to === 'master') this.announceIfPending();
+    if (to === 'master') {
+      this.takeover = { advertAt: this.advertSentAt, factMs: this.deps.clock.now() - this.advertSentAt };
+      this.announceIfPending();
+    }
     const level = to === 'fault' ? 'warn' : 'info';
     this.deps.log[level](
       { instance: this.name, vrid: this.vrid, from, to, reason, priority: this.machine.effectivePriority },
@@ -360,9 +371,18 @@ export class VrrpInstance implements PacketSink {
       const waitedMs = this.deps.clock.now() - started;
       if (this.vips.every((v) => present.has(v)) || this.deps.announcer) {
         done();
-        this.lastAnnounce = { via, waitedMs };
+        run.start();
+        // Takeover timings for status (how long after its own advert the first burst left).
+        const t = this.takeover;
+        this.takeover = undefined;
+        this.lastAnnounce = {
+          via,
+          waitedMs,
+          factMs: t?.factMs,
+          afterAdvertMs: t ? this.deps.clock.now() - t.advertAt : undefined,
+        };
         this.deps.log.debug({ instance: this.name, waitedMs, via }, 'vrrp announcing VIPs');
-        return run.start();
+        return;
       }
       if (waitedMs >= VIP_WAIT_MS) {
         done();
@@ -627,11 +647,21 @@ export class VrrpInstance implements PacketSink {
       lastError: this.lastError ?? null,
       garpVia: this.family === 4 ? (this.announcer?.garpVia ?? null) : null,
       lastAnnounce: this.lastAnnounce
-        ? { via: this.lastAnnounce.via, waitedMs: Math.round(this.lastAnnounce.waitedMs * 1000) / 1000 }
+        ? {
+            via: this.lastAnnounce.via,
+            waitedMs: r3(this.lastAnnounce.waitedMs),
+            factMs: r3(this.lastAnnounce.factMs),
+            afterAdvertMs: r3(this.lastAnnounce.afterAdvertMs),
+          }
         : null,
       stats: m?.stats,
     };
   }
+}
+
+/** Milliseconds to the microsecond (status). */
+function r3<T extends number | undefined>(x: T): T {
+  return (x === undefined ? x : Math.round(x * 1000) / 1000) as T;
 }
 
 function sameSet(a: string[], b: string[]): boolean {

@@ -34,10 +34,16 @@ const versions = opt('versions', quick ? '3' : '2,3')
   .map((v) => Number(v) as 2 | 3);
 const jsonOut = opt('json', '');
 const tableFrom = opt('table', '');
+// Development: time only lbagent's takeovers (no table, no keepalived series).
+const lbagentOnly = args.includes('--lbagent-only');
 
 interface Sample {
   failoverMs: number;
   firstGarpMs: number;
+  /** lbagent only, from its status (its own clock, from its takeover advert's sendto):
+   * state fact published (the kernel layer's VIP add sent inside it), first GARP burst sent. */
+  agentFactMs?: number;
+  agentGarpMs?: number;
 }
 
 function median(xs: number[]): number {
@@ -64,8 +70,9 @@ async function runSeries(version: 2 | 3, backup: 'lbagent' | 'keepalived'): Prom
       timeoutMs: mdi + 5000,
       what: 'master up',
     });
+    let agent: Awaited<ReturnType<typeof startAgent>> | undefined;
     if (backup === 'lbagent') {
-      await startAgent(lan, agentConfig({ version, priority: 100, intervalMs, vips: [`${VIP}/24`] }));
+      agent = await startAgent(lan, agentConfig({ version, priority: 100, intervalMs, vips: [`${VIP}/24`] }));
     } else {
       await startKeepalived(
         lan,
@@ -97,9 +104,17 @@ async function runSeries(version: 2 | 3, backup: 'lbagent' | 'keepalived'): Prom
         .at(-1)!;
       const first = times(lines, newAdvert).find((t) => t > last)!;
       const g = times(lines, garp).find((t) => t > last)!;
-      samples.push({ failoverMs: first - last, firstGarpMs: g - last });
+      const sample: Sample = { failoverMs: first - last, firstGarpMs: g - last };
+      let inside = '';
+      if (agent) {
+        const la = (await agent.status()).lastAnnounce;
+        sample.agentFactMs = la?.factMs;
+        sample.agentGarpMs = la?.afterAdvertMs;
+        inside = ` (inside: fact +${la?.factMs?.toFixed(3)} ms, GARP burst +${la?.afterAdvertMs?.toFixed(3)} ms after its advert)`;
+      }
+      samples.push(sample);
       process.stderr.write(
-        `v${version} ${backup} run ${i + 1}/${runs}: failover ${(first - last).toFixed(1)} ms, first GARP ${(g - last).toFixed(1)} ms\n`,
+        `v${version} ${backup} run ${i + 1}/${runs}: failover ${(first - last).toFixed(1)} ms, first GARP ${(g - last).toFixed(1)} ms${inside}\n`,
       );
       // Master back (it preempts the priority-100 backup) for the next run.
       m = await master();
@@ -130,8 +145,9 @@ async function measure(): Promise<Row[]> {
   for (const version of versions) {
     const intervalMs = version === 2 ? 1000 : 50;
     const limit = masterDownIntervalMs(version, 100, intervalMs);
-    const ka = await runSeries(version, 'keepalived');
+    const ka = lbagentOnly ? [] : await runSeries(version, 'keepalived');
     const lb = await runSeries(version, 'lbagent');
+    if (lbagentOnly) continue;
     const med = (xs: Sample[]) => ({
       failoverMs: median(xs.map((s) => s.failoverMs)),
       firstGarpMs: median(xs.map((s) => s.firstGarpMs)),

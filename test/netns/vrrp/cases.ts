@@ -105,6 +105,12 @@ export function interopSuite(version: 2 | 3, part: Part = 'all'): void {
           // The kernel layer added the VIP inside the state change, and the synchronous probe saw
           // it there: the first GARP left in the same event-loop turn as the first advert.
           assert.equal(st.lastAnnounce?.via, 'netlink probe', JSON.stringify(st.lastAnnounce));
+          // The takeover's own timings are reported (no figure asserted: shared machine).
+          assert.ok(
+            (st.lastAnnounce?.factMs ?? -1) >= 0 &&
+              (st.lastAnnounce?.afterAdvertMs ?? -1) >= (st.lastAnnounce?.factMs ?? 0),
+            JSON.stringify(st.lastAnnounce),
+          );
           await a.stop();
         });
       },

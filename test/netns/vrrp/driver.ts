@@ -21,7 +21,9 @@ const facts = new Facts();
 const ctx = { log, clock: systemClock, facts };
 const out = (o: object) => process.stdout.write(`${JSON.stringify({ t: Date.now(), ...o })}\n`);
 
-facts.on('change', (key: string, fact) => out({ ev: 'fact', key, fact }));
+// Echoed in a microtask: the echo is the test's, not the agent's, and must not sit in a takeover's
+// path ahead of the kernel subsystem's listener (the VIP add) and the GARP.
+facts.on('change', (key: string, fact) => queueMicrotask(() => out({ ev: 'fact', key, fact })));
 
 /** Test-only VIP applier: `ip addr add/del` on vrrp:<name> flips. */
 function ipApplier(): Subsystem {

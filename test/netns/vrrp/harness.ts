@@ -181,7 +181,7 @@ export interface InstanceStatus {
   masterSeen: { address: string; priority: number; intervalMs: number } | null;
   authProblem: { reason: string; from: string; count: number } | null;
   garpVia?: 'af_packet' | 'arping' | null;
-  lastAnnounce?: { via: string; waitedMs: number } | null;
+  lastAnnounce?: { via: string; waitedMs: number; factMs?: number; afterAdvertMs?: number } | null;
   stats: Record<string, number>;
 }
 

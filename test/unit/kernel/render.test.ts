@@ -59,6 +59,7 @@ const status: KernelStatus = {
     dumpRetries: 0,
     staleCacheReplans: 0,
     takeoverFastAdds: 0,
+    takeoverSyncAdds: 0,
     cachedReconciles: 0,
     failedOps: 1,
     restoredByWatch: 0,
