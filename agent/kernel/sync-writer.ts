@@ -6,17 +6,7 @@
 // time (prepareFrames) so the takeover itself only copies them. Everything else keeps going
 // through the pipelined RtnlSocket (transport.ts); this socket only writes what it is given.
 import { constants } from 'node:os';
-import {
-  AF_NETLINK,
-  errnoCode,
-  type Libc,
-  loadLibc,
-  MSG_DONTWAIT,
-  NETLINK_ROUTE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_RAW,
-} from '../lib/libc.js';
+import { errnoCode, type Libc, MSG_DONTWAIT, openRtnetlink } from '../lib/libc.js';
 import { toRequest } from './apply.js';
 import { NLM_F, NLMSG_ERROR, parseErrno, splitMessages, Writer } from './codec.js';
 import type { KernelOp } from './types.js';
@@ -85,10 +75,9 @@ export class SyncRtnlWriter {
 
   /** Opens the socket, or says why it cannot (no koffi): callers then use the pipelined path. */
   static open(): SyncRtnlWriter | Error {
-    const libc = loadLibc();
-    if (libc instanceof Error) return libc;
-    const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) return new Error(`socket(AF_NETLINK) failed: ${errnoCode(libc.errno())}`);
+    const s = openRtnetlink();
+    if (s instanceof Error) return s;
+    const { libc, fd } = s;
     return new SyncRtnlWriter(libc, fd);
   }
 

@@ -95,3 +95,13 @@ const errnoName = new Map<number, string>(Object.entries(constants.errno).map(([
 export function errnoCode(errno: number): string {
   return errnoName.get(errno) ?? `errno ${errno}`;
 }
+
+/** A non-blocking, close-on-exec rtnetlink socket opened through koffi (for synchronous
+ * request/answer use), or why it cannot be. */
+export function openRtnetlink(): { libc: Libc; fd: number } | Error {
+  const libc = loadLibc();
+  if (libc instanceof Error) return libc;
+  const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return new Error(`socket(AF_NETLINK) failed: ${errnoCode(libc.errno())}`);
+  return { libc, fd };
+}

@@ -20,18 +20,7 @@ import {
   RTM,
   splitMessages,
 } from '../kernel/codec.js';
-import {
-  AF_NETLINK,
-  errnoCode,
-  type Libc,
-  loadLibc,
-  MSG_DONTWAIT,
-  NETLINK_ROUTE,
-  SOCK_CLOEXEC,
-  SOCK_NONBLOCK,
-  SOCK_RAW,
-  SOL_NETLINK,
-} from '../lib/libc.js';
+import { errnoCode, type Libc, MSG_DONTWAIT, openRtnetlink, SOL_NETLINK } from '../lib/libc.js';
 
 const NETLINK_GET_STRICT_CHK = 12;
 const { EAGAIN } = constants.errno;
@@ -86,10 +75,9 @@ export class AddressProbe {
 
   /** Opens the socket, or says why it cannot (no koffi): callers then wait for address events. */
   static open(): AddressProbe | Error {
-    const libc = loadLibc();
-    if (libc instanceof Error) return libc;
-    const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0) return new Error(`socket(AF_NETLINK) failed: ${errnoCode(libc.errno())}`);
+    const s = openRtnetlink();
+    if (s instanceof Error) return s;
+    const { libc, fd } = s;
     // The kernel filters by ifa_index (4.20+); without it every address comes back and the
     // interface filter below does the job.
     const one = Buffer.alloc(4);
