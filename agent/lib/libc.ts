@@ -41,6 +41,9 @@ export interface Libc {
   epoll_create1(flags: number): number;
   epoll_ctl(ep: number, op: number, fd: number, ev: Buffer): number;
   epoll_wait(ep: number, evs: Buffer, max: number, timeout: number): number;
+  /** ioctl(2) whose third argument is a buffer (e.g. SIOCGSTAMPNS). */
+  ioctlBuf(fd: number, request: number, buf: Buffer): number;
+  clock_gettime(clock: number, ts: Buffer): number;
   errno(): number;
   /** sizeof(void *), for structs that carry a pointer (struct sock_fprog). */
   pointerSize: number;
@@ -71,6 +74,11 @@ export function loadLibc(): Libc | Error {
       epoll_create1: lib.func('int epoll_create1(int)'),
       epoll_ctl: lib.func('int epoll_ctl(int, int, int, void *)'),
       epoll_wait: lib.func('int epoll_wait(int, void *, int, int)'),
+      ioctlBuf: (
+        (f) => (fd: number, request: number, buf: Buffer) =>
+          f(fd, request, 'void *', buf)
+      )(lib.func('int ioctl(int, unsigned long, ...)')),
+      clock_gettime: lib.func('int clock_gettime(int, void *)'),
       errno: () => koffi.errno(),
       pointerSize: koffi.sizeof('void *'),
       withCopy<T>(bytes: Buffer, fn: (address: bigint) => T): T {

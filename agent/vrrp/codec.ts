@@ -176,6 +176,8 @@ export interface Received {
   ttl?: number;
   /** The VRRP message itself. */
   vrrp: Buffer;
+  /** How long ago the kernel received it (ms), when the socket can tell (rx-stamp.ts). */
+  ageMs?: number;
 }
 
 /** Splits a packet read from an IPv4 raw socket (which includes the IP header). */

@@ -3,7 +3,7 @@
 // instance (short packet, unknown VRID) are counted here.
 import type { Family } from '../lib/ip.js';
 import { peekVrid, type Received } from './codec.js';
-import { VrrpSocket } from './socket.js';
+import { type PreparedPacket, preparePacket, VrrpSocket } from './socket.js';
 
 export interface PacketSink {
   readonly vrid: number;
@@ -46,9 +46,14 @@ export class SocketHub {
   }
 
   send(ifname: string, family: Family, vrrp: Buffer, src: string | undefined, dst: string): Promise<void> {
+    return this.sendPrepared(ifname, family, preparePacket(family, vrrp, src, dst));
+  }
+
+  /** Sends a packet built ahead by preparePacket (socket.ts). */
+  sendPrepared(ifname: string, family: Family, packet: PreparedPacket): Promise<void> {
     const e = this.entries.get(`${ifname}/${family}`);
     if (!e) return Promise.reject(new Error(`no VRRP socket on ${ifname} (IPv${family})`));
-    const p = e.socket.send(vrrp, src, dst);
+    const p = e.socket.sendPrepared(packet);
     e.pending.add(p);
     const done = () => e.pending.delete(p);
     p.then(done, done);

@@ -22,6 +22,7 @@ import {
 import type { PacketSink, SocketHub } from './hub.js';
 import { interfaceAddresses, type LinkWatcher } from './links.js';
 import { type Action, VrrpMachine, type VrrpState } from './machine.js';
+import { type PreparedPacket, preparePacket } from './socket.js';
 import { computePriority, parseTrackFile, RiseFall, type TrackedObject } from './track.js';
 import { macText, vmacName } from './vmac.js';
 import type { Vmac, VmacRegistry } from './vmac-link.js';
@@ -80,6 +81,12 @@ export class VrrpInstance implements PacketSink {
   private lastAnnounce:
     | { via: AnnounceVia | 'timeout'; waitedMs: number; factMs?: number; afterAdvertMs?: number }
     | undefined;
+  /** Encoded adverts by priority, for one config object and primary address. */
+  private readonly adverts = {
+    cfg: undefined as VrrpInstanceConfig | undefined,
+    primary: '',
+    byPriority: new Map<number, PreparedPacket[]>(),
+  };
   /** When the last advert left (clock ms): a takeover's timings are taken from it. */
   private advertSentAt = 0;
   /** The takeover in progress: advert time and how long publishing the master fact took. */
@@ -198,7 +205,7 @@ export class VrrpInstance implements PacketSink {
         'vrrp advert carries another VIP list than ours (accepted, as keepalived does)',
       );
     } else if (!sameSet(a.addresses, this.vips)) this.machine.stats.addr_list_err++;
-    this.machine.receive(a, r.src);
+    this.machine.receive(a, r.src, r.ageMs);
   }
 
   private countDrop(reason: DropReason, from: string): void {
@@ -240,13 +247,34 @@ export class VrrpInstance implements PacketSink {
 
   /** Queues the advert to every destination synchronously (a stop's goodbye must not wait). */
   private send(priority: number): void {
+    const packets = this.advertPackets(priority);
+    for (const p of packets)
+      this.deps.hub.sendPrepared(this.ioInterface, this.family, p).catch(this.sendFailed);
+  }
+
+  private readonly sendFailed = (err: unknown) => {
+    this.lastError = (err as Error).message;
+    this.deps.log.error({ instance: this.name, err: this.lastError }, 'vrrp send failed');
+  };
+
+  /**
+   * The advert at `priority` to every destination, ready for the wire. Built once per priority
+   * while the config and the primary address stand (the content depends on nothing else), so a
+   * takeover's advert is one sendto: the backup builds it ahead (prepareTakeoverAdvert).
+   */
+  private advertPackets(priority: number): PreparedPacket[] {
+    const c = this.adverts;
+    if (c.cfg !== this.cfg || c.primary !== this.primary) {
+      c.cfg = this.cfg;
+      c.primary = this.primary;
+      c.byPriority.clear();
+    }
+    const hit = c.byPriority.get(priority);
+    if (hit) return hit;
     const dsts = this.cfg.unicast
       ? this.cfg.unicast.peers.map(canonicalAddress)
       : [this.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6];
-    const fail = (err: unknown) => {
-      this.lastError = (err as Error).message;
-      this.deps.log.error({ instance: this.name, err: this.lastError }, 'vrrp send failed');
-    };
+    const packets: PreparedPacket[] = [];
     for (const dst of dsts) {
       try {
         const vrrp = encodeAdvert(
@@ -265,11 +293,23 @@ export class VrrpInstance implements PacketSink {
             password: this.cfg.auth?.password,
           },
         );
-        this.deps.hub.send(this.ioInterface, this.family, vrrp, this.primary, dst).catch(fail);
+        packets.push(preparePacket(this.family, vrrp, this.primary, dst));
       } catch (err) {
-        fail(err);
+        this.sendFailed(err);
       }
     }
+    // Only complete sets are kept (a failed encode is reported again next time); few priorities
+    // are ever used, but tracking can walk through many: bounded.
+    if (packets.length === dsts.length) {
+      if (c.byPriority.size >= 16) c.byPriority.clear();
+      c.byPriority.set(priority, packets);
+    }
+    return packets;
+  }
+
+  /** While backup: the advert a takeover will send, built now instead of on the takeover. */
+  private prepareTakeoverAdvert(): void {
+    if (this.machine?.state === 'backup') this.advertPackets(this.machine.effectivePriority);
   }
 
   private onState(from: VrrpState, to: VrrpState, reason: string): void {
@@ -278,6 +318,7 @@ export class VrrpInstance implements PacketSink {
       this.announceRun = undefined;
     }
     this.publish(to);
+    if (to === 'backup') this.prepareTakeoverAdvert();
     // The kernel layer has just sent the VIP adds (from the fact): announce before anything
     // slower (log line, notify hooks) so the first GARP leaves in this same turn.
     if (to === 'master') {
@@ -547,6 +588,7 @@ export class VrrpInstance implements PacketSink {
       r.fault,
       r.fault ? r.reasons.filter((x) => x.endsWith('fault')).join(', ') : 'tracked objects up',
     );
+    this.prepareTakeoverAdvert();
   }
 
   // ---------- lifecycle ----------
@@ -639,6 +681,8 @@ export class VrrpInstance implements PacketSink {
             priority: m.masterSeen.priority,
             intervalMs: m.masterSeen.intervalMs,
             ageMs: Math.round(now - m.masterSeen.at),
+            // From the kernel's receipt of that advert to the state machine (0: not measured).
+            lagMs: r3(m.masterSeen.lagMs),
           }
         : null,
       authProblem: this.authProblem

@@ -28,7 +28,10 @@ export interface MasterSeen {
   address: string;
   priority: number;
   intervalMs: number;
+  /** When the kernel received it (clock ms). */
   at: number;
+  /** How long after the kernel received it the state machine had it (ms; 0: not measured). */
+  lagMs: number;
 }
 
 /** keepalived's per-instance stat names (vrrp_stats). */
@@ -143,8 +146,9 @@ export class VrrpMachine {
     else this.becomeBackup('startup');
   }
 
-  /** A validated advert for our VRID from `src`. */
-  receive(a: Advert, src: string): void {
+  /** A validated advert for our VRID from `src`, received by the kernel `ageMs` ago (the timers
+   * it restarts run from its arrival, as the RFCs define them, not from when we got to it). */
+  receive(a: Advert, src: string, ageMs = 0): void {
     if (this.state === 'init' || this.state === 'stopped' || this.state === 'fault') return;
     this.stats.advert_rcvd++;
     if (a.priority === 0) this.stats.pri_zero_rcvd++;
@@ -153,19 +157,20 @@ export class VrrpMachine {
         address: src,
         priority: a.priority,
         intervalMs: a.intervalMs,
-        at: this.clock.now(),
+        at: this.clock.now() - ageMs,
+        lagMs: ageMs,
       };
     const local = this.effectivePriority;
     if (this.state === 'backup') {
       if (a.priority === 0) {
         // The master is leaving: take over after Skew_Time only.
-        this.arm(this.skewMs(), () => this.becomeMaster('master sent priority 0'), true);
+        this.arm(this.skewMs() - ageMs, () => this.becomeMaster('master sent priority 0'), true);
         return;
       }
       const delayPreempt = this.cfg.preemptDelayMs > 0 && this.clock.now() < this.preemptAllowedAt;
       if (!this.cfg.preempt || a.priority >= local || delayPreempt) {
         if (this.cfg.version === 3) this.masterIntervalMs = a.intervalMs;
-        this.armMasterDown();
+        this.armMasterDown(ageMs);
       }
       // else: lower priority and we may preempt: discard, the master-down timer takes us over.
       return;
@@ -300,12 +305,13 @@ export class VrrpMachine {
     });
   }
 
-  private armMasterDown(): void {
-    this.arm(this.masterDownMs(), () => this.becomeMaster('master down interval expired'), true);
+  private armMasterDown(sinceMs = 0): void {
+    this.arm(this.masterDownMs() - sinceMs, () => this.becomeMaster('master down interval expired'), true);
   }
 
   /** precise: a takeover deadline, the figure failover is measured by (see PRECISE_LEAD_MS). */
   private arm(ms: number, fn: () => void, precise = false): void {
+    ms = Math.max(0, ms);
     this.cancel();
     this.timerDue = this.clock.now() + ms;
     this.timer = this.clock.setTimeout(

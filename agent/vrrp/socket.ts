@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import { endianness } from 'node:os';
 import { addressBytes, type Family } from '../lib/ip.js';
+import { AF_INET, AF_INET6 } from '../lib/libc.js';
 import { type BpfInsn, dropAllFilter, encodeBpf, hopLimitFilter } from './bpf.js';
 import {
   type DropReason,
@@ -21,6 +22,7 @@ import {
   VRRP_PROTO,
 } from './codec.js';
 import { loadLibc, RawIpv4Sender, sockaddrIn } from './libc.js';
+import { RxStamp } from './rx-stamp.js';
 
 interface RawSocket {
   on(ev: 'message', fn: (buf: Buffer, source: string) => void): void;
@@ -52,6 +54,28 @@ const IPV6_MULTICAST_IF = 17;
 const IPV6_MULTICAST_HOPS = 18;
 const IPV6_MULTICAST_LOOP = 19;
 const IPV6_ADD_MEMBERSHIP = 20;
+
+/** A VRRP message ready for the wire: IPv4 with our own header, and its destination. */
+export interface PreparedPacket {
+  pkt: Buffer;
+  dst: string;
+  /** struct sockaddr_in of dst (IPv4: the synchronous sender's sendto). */
+  sockaddr: Buffer;
+}
+
+export function preparePacket(
+  family: Family,
+  vrrp: Buffer,
+  src: string | undefined,
+  dst: string,
+): PreparedPacket {
+  if (family === 6) return { pkt: vrrp, dst, sockaddr: Buffer.alloc(0) };
+  return {
+    pkt: Buffer.concat([encodeIpv4Header(src ?? '0.0.0.0', dst, vrrp.length), vrrp]),
+    dst,
+    sockaddr: sockaddrIn(addressBytes(dst)),
+  };
+}
 
 export interface SocketOptions {
   ifname: string;
@@ -133,6 +157,8 @@ export class VrrpSocket {
   private closed = false;
   /** IPv6: whether the hop limit is checked (false where koffi cannot load; logged). */
   readonly hopLimitChecked: boolean = true;
+  /** The kernel's receive time of each advert (undefined: timed on arrival in JavaScript). */
+  readonly rxStamp: RxStamp | undefined;
 
   constructor(
     readonly opts: SocketOptions,
@@ -147,6 +173,12 @@ export class VrrpSocket {
       step('SO_BINDTODEVICE', ifname, () =>
         this.sock.setOption(SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length),
       );
+      const stamp = RxStamp.find(family === 4 ? AF_INET : AF_INET6, VRRP_PROTO, ifname);
+      if (stamp instanceof Error)
+        onError(
+          new Error(`vrrp socket on ${ifname}: adverts timed on arrival in JavaScript (${stamp.message})`),
+        );
+      else this.rxStamp = stamp;
       if (family === 4) {
         step('IP_HDRINCL', ifname, () => this.sock.setOption(IPPROTO_IP, IP_HDRINCL, 1));
         const mreqn = Buffer.alloc(12);
@@ -198,13 +230,16 @@ export class VrrpSocket {
       throw err;
     }
     this.sock.on('message', (buf, source) => {
+      const ageMs = this.rxStamp?.ageMs();
       if (family === 4) {
-        onPacket(parseIpv4(buf));
+        const r = parseIpv4(buf);
+        if (!('drop' in r)) r.ageMs = ageMs;
+        onPacket(r);
       } else {
         // recvfrom gives neither the destination nor the hop limit (the filter checked it); the
         // kernel verified the checksum.
         const src = source.split('%')[0];
-        onPacket({ src, dst: opts.multicast ? VRRP_GROUP_V6 : '::', vrrp: Buffer.from(buf) });
+        onPacket({ src, dst: opts.multicast ? VRRP_GROUP_V6 : '::', vrrp: Buffer.from(buf), ageMs });
       }
     });
     this.sock.on('error', (err) => {
@@ -250,21 +285,22 @@ export class VrrpSocket {
 
   /** Sends one VRRP message; IPv4 gets our own header (source `src`, TTL 255). */
   send(vrrp: Buffer, src: string | undefined, dst: string): Promise<void> {
-    const pkt =
-      this.opts.family === 4
-        ? Buffer.concat([encodeIpv4Header(src ?? '0.0.0.0', dst, vrrp.length), vrrp])
-        : vrrp;
+    return this.sendPrepared(preparePacket(this.opts.family, vrrp, src, dst));
+  }
+
+  /** Sends a packet built by preparePacket (a takeover's advert is built ahead of time). */
+  sendPrepared(p: PreparedPacket): Promise<void> {
     if (this.syncSender) {
       try {
-        this.syncSender.send(pkt, sockaddrIn(addressBytes(dst)));
+        this.syncSender.send(p.pkt, p.sockaddr);
         return Promise.resolve();
       } catch {
         // EAGAIN (queue full) or the like: the queued path below retries and reports.
       }
     }
     return new Promise((resolve, reject) => {
-      this.sock.send(pkt, 0, pkt.length, dst, (err) =>
-        err ? reject(new Error(`vrrp send on ${this.opts.ifname} to ${dst}: ${err.message}`)) : resolve(),
+      this.sock.send(p.pkt, 0, p.pkt.length, p.dst, (err) =>
+        err ? reject(new Error(`vrrp send on ${this.opts.ifname} to ${p.dst}: ${err.message}`)) : resolve(),
       );
     });
   }

@@ -178,7 +178,7 @@ export interface InstanceStatus {
   name: string;
   state: string;
   priority: { configured: number; effective: number; reasons: string[] };
-  masterSeen: { address: string; priority: number; intervalMs: number } | null;
+  masterSeen: { address: string; priority: number; intervalMs: number; lagMs?: number } | null;
   authProblem: { reason: string; from: string; count: number } | null;
   garpVia?: 'af_packet' | 'arping' | null;
   lastAnnounce?: { via: string; waitedMs: number; factMs?: number; afterAdvertMs?: number } | null;

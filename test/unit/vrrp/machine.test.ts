@@ -236,3 +236,31 @@ test('group fault and own fault combine: fault until both clear', () => {
   m.setFault(false);
   assert.equal(m.state, 'backup');
 });
+
+test('timers restarted by an advert run from its arrival in the kernel (ageMs), not from when it was read', () => {
+  const { clock, m } = setup({ version: 2, intervalMs: 1000 });
+  m.start();
+  const mdi = masterDownIntervalMs(2, 100, 1000);
+  m.receive(adv(200, 1000, 2), '10.0.0.9', 0.4);
+  clock.advance(mdi - 0.4 - 0.01);
+  assert.equal(m.state, 'backup', 'not before Master_Down_Interval after the arrival');
+  clock.advance(0.02);
+  assert.equal(m.state, 'master', 'at Master_Down_Interval after the arrival, 0.4 ms before "now + MDI"');
+  assert.equal(m.masterSeen?.at, -0.4, 'last master seen at its arrival');
+});
+
+test('a priority-0 advert read late still takes over at Skew_Time after its arrival; an age past the deadline fires at once', () => {
+  const { clock, m } = setup({ version: 2, intervalMs: 1000 });
+  m.start();
+  const skew = skewTimeMs(2, 100, 1000);
+  m.receive(adv(0, 1000, 2), '10.0.0.9', 0.3);
+  clock.advance(skew - 0.3 - 0.01);
+  assert.equal(m.state, 'backup');
+  clock.advance(0.02);
+  assert.equal(m.state, 'master');
+  const b = setup({ version: 2, intervalMs: 1000 });
+  b.m.start();
+  b.m.receive(adv(0, 1000, 2), '10.0.0.9', skew + 5);
+  b.clock.advance(0);
+  assert.equal(b.m.state, 'master');
+});
