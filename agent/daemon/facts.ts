@@ -11,6 +11,8 @@
 //   drain                                 maintenance drain                 { up: !drained, reason? }
 //   ready                                 maintenance.readyFile present     { up }
 //   vrrp:<instance>                       VRRP role                         { up: master }
+//   vrrp-vips:<instance>                  kernel: that master's VIPs acked  { up, since }
+//                                         in the kernel (a takeover's GARP may follow at once)
 import { EventEmitter } from 'node:events';
 
 export interface Fact {
@@ -27,6 +29,7 @@ export const factKey = {
   check: (name: string) => `check:${name}`,
   service: (name: string) => `service:${name}`,
   vrrp: (instance: string) => `vrrp:${instance}`,
+  vrrpVips: (instance: string) => `vrrp-vips:${instance}`,
   host: 'host',
   drain: 'drain',
   ready: 'ready',

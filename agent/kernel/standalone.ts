@@ -53,6 +53,8 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'status':
       return kernel.status();
+    case 'facts':
+      return Object.fromEntries(facts.entries(req.key ?? ''));
     case 'plan': {
       const cfg = configSchema.parse(req.config ?? {});
       if (kernel.status().lastReconcile) {

@@ -147,6 +147,8 @@ export class KernelSubsystem implements Subsystem {
     cfg: Config;
     links: LinkInfo[];
     byFact: Map<string, { op: KernelOp & { op: 'add-address' }; frame: Buffer }[]>;
+    /** Instances (fact keys) some of whose VIPs have no interface now: never confirmed. */
+    incomplete: Set<string>;
   };
   /** Writes a takeover's VIP adds synchronously (null: koffi unavailable, use the socket). */
   private syncWriter?: SyncRtnlWriter | null;
@@ -165,6 +167,9 @@ export class KernelSubsystem implements Subsystem {
     const bgp = key.startsWith('bgp:') && this.cfg?.vips.some((v) => v.followAnnouncement) === true;
     if (key.startsWith('vrrp:') || key.startsWith('nexthop:') || bgp) this.factGen++;
     if (key.startsWith('vrrp:') && fact?.up === true) this.pendingTakeovers.add(key);
+    // Leaving master: that instance's VIPs are no longer confirmed (the plan removes them).
+    const vips = key.startsWith('vrrp:') && fact?.up !== true ? factKey.vrrpVips(key.slice(5)) : undefined;
+    if (vips && this.ctx.facts.get(vips)?.up) this.ctx.facts.set(vips, { up: false, reason: 'not master' });
     if (key.startsWith('vrrp:') || bgp)
       void this.reconcile({ addresses: true, routes: false }, `fact ${key}`);
     else if (key.startsWith('nexthop:'))
@@ -448,22 +453,25 @@ export class KernelSubsystem implements Subsystem {
     const ifindexOf = new Map(links.map((l) => [l.name, l.index]));
     const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
     const byFact = new Map<string, { op: KernelOp & { op: 'add-address' }; frame: Buffer }[]>();
+    const incomplete = new Set<string>();
     for (const inst of cfg.vrrp.instances) {
+      const wanted = vrrpAddresses(inst);
       const ops = planAddressAdds(
-        vrrpAddresses(inst),
+        wanted,
         (n) => ifindexOf.get(n),
         () => false,
         protocol,
       ) as (KernelOp & {
         op: 'add-address';
       })[];
+      if (ops.length !== wanted.length) incomplete.add(factKey.vrrp(inst.name));
       const frames = prepareFrames(ops);
       byFact.set(
         factKey.vrrp(inst.name),
         ops.map((op, i) => ({ op, frame: frames[i] })),
       );
     }
-    this.takeoverPrep = { cfg, links, byFact };
+    this.takeoverPrep = { cfg, links, byFact, incomplete };
     return this.takeoverPrep;
   }
 
@@ -487,7 +495,10 @@ export class KernelSubsystem implements Subsystem {
         frames.push(p.frame);
       }
     }
-    if (!ops.length) return undefined;
+    if (!ops.length) {
+      this.confirmTakeovers(keys, prep.incomplete);
+      return undefined;
+    }
     this.counters.takeoverFastAdds += ops.length;
     const protocol = cfg.kernel.routeProtocol ?? DEFAULT_ROUTE_PROTOCOL;
     if (this.syncWriter === undefined) {
@@ -505,6 +516,9 @@ export class KernelSubsystem implements Subsystem {
         if (e !== 0) failures.push(describeFailure(ops[i], e, this.ifnames));
       });
       result = Promise.resolve({ applied: ops.length - failures.length, failures });
+      this.cache.applied(ops, protocol);
+      if (!failures.length) this.confirmTakeovers(keys, prep.incomplete);
+      return { ops, result };
     } else {
       // Not acked (no koffi, or the writer could not tell): the pipelined socket. If the adds did
       // go through, its EEXIST makes the run replan from a dump (stale cache).
@@ -514,6 +528,16 @@ export class KernelSubsystem implements Subsystem {
     }
     this.cache.applied(ops, protocol);
     return { ops, result };
+  }
+
+  /** Publishes `vrrp-vips:<instance>` up for each taken-over instance whose VIPs are all in the
+   * kernel now (acked or already there): its gratuitous ARPs can leave without looking. */
+  private confirmTakeovers(keys: string[], incomplete: Set<string>): void {
+    const since = this.ctx.clock.now();
+    for (const key of keys) {
+      if (incomplete.has(key) || this.ctx.facts.get(key)?.up !== true) continue;
+      this.ctx.facts.set(factKey.vrrpVips(key.slice(5)), { up: true, reason: 'acked by the kernel', since });
+    }
   }
 
   private recordRun(

@@ -44,7 +44,7 @@ export interface InstanceDeps {
 const FILE_POLL_MS = 1000;
 const VIP_WAIT_MS = 2000;
 /** netlink probe: in the same turn as the state change (the fast path); the others: later. */
-type AnnounceVia = 'netlink probe' | 'address event' | 'interface read';
+type AnnounceVia = 'kernel ack' | 'netlink probe' | 'address event' | 'interface read';
 /** Safety net only: the address event from rtnetlink normally ends the wait first. */
 const VIP_POLL_MS = 20;
 
@@ -405,8 +405,15 @@ export class VrrpInstance implements PacketSink {
     };
     // Fast path: the kernel layer normally sent the VIP adds synchronously from our state fact
     // (before this microtask), so one synchronous dump of the interface usually finds them all.
-    const probed = this.deps.announcer || ifindex === undefined ? undefined : this.probeAddresses(ifindex);
-    if (probed) present = probed;
+    // Fastest: the kernel layer acked every VIP add inside our fact publication (vrrp-vips:<name>
+    // up since this takeover's advert); else one synchronous dump of the interface.
+    const acked = this.deps.facts.get(factKey.vrrpVips(this.name));
+    const confirmed =
+      acked?.up === true && this.takeover !== undefined && (acked.since ?? -1) >= this.takeover.advertAt;
+    const probed =
+      this.deps.announcer || confirmed || ifindex === undefined ? undefined : this.probeAddresses(ifindex);
+    if (confirmed) present = new Set(this.vips);
+    else if (probed) present = probed;
     const tryStart = (via: AnnounceVia) => {
       if (this.announceRun !== run || this.machine.state !== 'master') return done();
       const waitedMs = this.deps.clock.now() - started;
@@ -445,7 +452,8 @@ export class VrrpInstance implements PacketSink {
       }
       tryStart('address event');
     });
-    if (this.deps.announcer || probed) tryStart('netlink probe');
+    if (confirmed) tryStart('kernel ack');
+    else if (this.deps.announcer || probed) tryStart('netlink probe');
     if (this.announceRun === run && !run.started && this.machine.state === 'master')
       firstLook = setImmediate(look);
   }

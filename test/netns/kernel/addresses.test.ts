@@ -177,11 +177,16 @@ describe('kernel addresses (netns)', { skip: !isRoot() && 'needs root' }, () => 
     assert.equal(st.counters.takeoverSyncAdds - before.counters.takeoverSyncAdds, 2);
     assert.equal(st.counters.writes - before.counters.writes, 0);
     assert.equal(st.counters.staleCacheReplans, before.counters.staleCacheReplans);
+    // ...and it told the VRRP instance so, inside the fact publication (its GARP needs no probe).
+    const acked = (await agent.call({ cmd: 'facts', key: 'vrrp-vips:' })) as Record<string, { up: boolean }>;
+    assert.equal(acked['vrrp-vips:VI_1']?.up, true, JSON.stringify(acked));
     assert.equal(st.errors.length, 0, JSON.stringify(st.errors));
     await agent.call({ cmd: 'reconcile' });
     assert.equal((await agent.call({ cmd: 'status' })).counters.writes, st.counters.writes, 'then a no-op');
     await agent.call({ cmd: 'fact', key: 'vrrp:VI_1', fact: { up: false } });
     assert.ok(!addresses(ns, 'eth0').includes('10.1.0.100/24'));
+    const gone = (await agent.call({ cmd: 'facts', key: 'vrrp-vips:' })) as Record<string, { up: boolean }>;
+    assert.equal(gone['vrrp-vips:VI_1']?.up, false, JSON.stringify(gone));
     assert.ok(addresses(ns, 'eth0').includes('10.1.0.1/24'), 'the interface address is not ours and stays');
   });
 
