@@ -507,26 +507,21 @@ export class KernelSubsystem implements Subsystem {
       if (w instanceof Error) this.ctx.log.debug({ err: w.message }, 'kernel: no synchronous writer');
     }
     const errnos = this.syncWriter?.write(frames);
-
-    let result: Promise<{ applied: number; failures: OpFailure[] }>;
+    this.cache.applied(ops, protocol); // a failure below invalidates it, as for any write
     if (Array.isArray(errnos)) {
       this.counters.takeoverSyncAdds += ops.length;
       const failures: OpFailure[] = [];
       errnos.forEach((e, i) => {
         if (e !== 0) failures.push(describeFailure(ops[i], e, this.ifnames));
       });
-      result = Promise.resolve({ applied: ops.length - failures.length, failures });
-      this.cache.applied(ops, protocol);
       if (!failures.length) this.confirmTakeovers(keys, prep.incomplete);
-      return { ops, result };
-    } else {
-      // Not acked (no koffi, or the writer could not tell): the pipelined socket. If the adds did
-      // go through, its EEXIST makes the run replan from a dump (stale cache).
-      if (errnos) this.ctx.log.debug({ err: errnos.message }, 'kernel: synchronous takeover write');
-      result = applyOps(sock, ops, this.cache.linkList());
-      result.catch(() => {}); // awaited by the run; never an unhandled rejection if the run throws first
+      return { ops, result: Promise.resolve({ applied: ops.length - failures.length, failures }) };
     }
-    this.cache.applied(ops, protocol);
+    // Not acked (no koffi, or the writer could not tell): the pipelined socket. If the adds did
+    // go through, its EEXIST makes the run replan from a dump (stale cache).
+    if (errnos) this.ctx.log.debug({ err: errnos.message }, 'kernel: synchronous takeover write');
+    const result = applyOps(sock, ops, this.cache.linkList());
+    result.catch(() => {}); // awaited by the run; never an unhandled rejection if the run throws first
     return { ops, result };
   }
 
