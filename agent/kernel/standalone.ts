@@ -5,7 +5,7 @@
 //   {"id":2,"cmd":"reload","config":{...}}
 //   {"id":3,"cmd":"fact","key":"vrrp:VI_1","fact":{"up":true}}   (fact null deletes it)
 //   {"id":4,"cmd":"reconcile"} (from the observed-state cache when valid; "dump":true re-dumps)
-//   {"cmd":"status"} | {"cmd":"plan","config":{...}}
+//   {"cmd":"status"} | {"cmd":"plan","config":{...}} | {"cmd":"watchStats"}
 //   {"id":5,"cmd":"stop","removeState":false}
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
@@ -53,6 +53,8 @@ async function handle(req: Request): Promise<unknown> {
     }
     case 'status':
       return kernel.status();
+    case 'watchStats':
+      return kernel.watchStats();
     case 'facts':
       return Object.fromEntries(facts.entries(req.key ?? ''));
     case 'plan': {

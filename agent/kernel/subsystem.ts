@@ -32,7 +32,7 @@ import type {
   ObjectState,
   ObservedKernel,
 } from './types.js';
-import { KernelWatcher, type WatchEvent } from './watch.js';
+import { KernelWatcher, type WatchEvent, type WatchStats } from './watch.js';
 
 export interface ReconcileScope {
   addresses: boolean;
@@ -73,7 +73,8 @@ export interface KernelStatus {
   /** Failed operations since start by errno name (EEXIST, ENETUNREACH, ...). */
   errorsByCode: Record<string, number>;
   /** The netlink listener (child process): subscribed now, times started. */
-  watch: { running: boolean; starts: number };
+  /** The rtnetlink listener; echoDrop: where the echo of our own additions is dropped. */
+  watch: { running: boolean; starts: number; echoDrop?: string };
   counters: {
     reconciles: number;
     writes: number;
@@ -202,6 +203,11 @@ export class KernelSubsystem implements Subsystem {
     this.ctx.facts.on('change', this.onFact);
     await this.reconcile(FULL, 'start', { dump: true });
     this.scheduleResync();
+  }
+
+  /** The netlink listener's counters (tests, diagnostics). */
+  watchStats(): Promise<WatchStats | undefined> {
+    return this.watch?.stats() ?? Promise.resolve(undefined);
   }
 
   async reload(cfg: Config): Promise<void> {
@@ -709,7 +715,11 @@ export class KernelSubsystem implements Subsystem {
       protocol: this.cfg?.kernel.routeProtocol ?? 199,
       ...this.st,
       errorsByCode: { ...this.errorsByCode },
-      watch: { running: this.watch?.running ?? false, starts: this.watch?.counters.starts ?? 0 },
+      watch: {
+        running: this.watch?.running ?? false,
+        starts: this.watch?.counters.starts ?? 0,
+        echoDrop: this.watch?.echoDrop,
+      },
       counters: {
         reconciles: this.counters.reconciles,
         failedOps: this.counters.failedOps,

@@ -11,7 +11,18 @@
 // IFA_PROTO) is dropped here, so a bulk apply of thousands of objects costs the parent nothing.
 // Runs in the parent's network namespace; the parent sends {protocol} when it changes.
 import { RawNetlinkSocket } from 'netlink';
+import { withFprog } from '../lib/bpf.js';
+import {
+  AF_NETLINK,
+  errnoCode,
+  findSockets,
+  loadLibc,
+  NETLINK_ROUTE,
+  SOCK_RAW,
+  SOL_SOCKET,
+} from '../lib/libc.js';
 import { RTM, RTNLGRP } from './codec.js';
+import { echoFilter } from './watch-filter.js';
 
 const ALWAYS = new Set<number>([RTM.NEWLINK, RTM.DELLINK, RTM.DELADDR, RTM.DELROUTE, RTM.DELNEXTHOP]);
 const IFA_PROTO = 11;
@@ -56,6 +67,43 @@ for (const g of [
 ]) {
   sock.addMembership(g);
 }
+const SO_ATTACH_FILTER = 26;
+const SO_DETACH_FILTER = 27;
+const ENOENT = 2;
+
+/**
+ * Puts the echo test in the kernel (watch-filter.ts) on the listener's descriptor, found as this
+ * process's only rtnetlink socket. Says where the echo is dropped: 'kernel', or 'child: <why>'
+ * (the JavaScript test below then does it all, as before).
+ */
+function attachEchoFilter(proto: number): string {
+  if (process.env.LBAGENT_WATCH_FILTER === 'off') return 'child: LBAGENT_WATCH_FILTER=off';
+  const libc = loadLibc();
+  if (libc instanceof Error) return `child: ${libc.message}`;
+  const fds = findSockets(libc, { domain: AF_NETLINK, type: SOCK_RAW, protocol: NETLINK_ROUTE });
+  if (fds.length !== 1) return `child: listener descriptor not identified (${fds.length} candidates)`;
+  let result = 'kernel';
+  try {
+    withFprog(echoFilter(proto), (fprog) => {
+      if (libc.setsockopt(fds[0], SOL_SOCKET, SO_ATTACH_FILTER, fprog, fprog.length) !== 0)
+        result = `child: SO_ATTACH_FILTER ${errnoCode(libc.errno())}`;
+    });
+  } catch (err) {
+    result = `child: ${(err as Error).message}`;
+  }
+  return result;
+}
+let echoDrop = attachEchoFilter(protocol);
+
+function detachFilter(): boolean {
+  const libc = loadLibc();
+  if (libc instanceof Error) return true; // nothing was attached without it
+  const fds = findSockets(libc, { domain: AF_NETLINK, type: SOCK_RAW, protocol: NETLINK_ROUTE });
+  if (fds.length !== 1) return false;
+  const r = libc.setsockopt(fds[0], SOL_SOCKET, SO_DETACH_FILTER, Buffer.alloc(4), 4);
+  return r === 0 || libc.errno() === ENOENT; // ENOENT: no filter attached
+}
+
 let out: { type: number; flags: number; payload: Uint8Array }[] = [];
 let flushing = false;
 function flush(): void {
@@ -65,6 +113,8 @@ function flush(): void {
   out = [];
   process.send?.({ events });
 }
+/** Notifications read, and forwarded to the parent (the rest were our own echo). */
+const stats = { received: 0, forwarded: 0 };
 sock.on('message', (buf: Buffer) => {
   // Split here so that the echo of our own bulk NEW* never crosses the IPC channel.
   let off = 0;
@@ -72,7 +122,8 @@ sock.on('message', (buf: Buffer) => {
     const len = buf.readUInt32LE(off);
     if (len < 16 || off + len > buf.length) break;
     const type = buf.readUInt16LE(off + 4);
-    if (wanted(type, buf, off + 16, off + len))
+    stats.received++;
+    if (wanted(type, buf, off + 16, off + len) && ++stats.forwarded)
       out.push({ type, flags: buf.readUInt16LE(off + 6), payload: buf.subarray(off + 16, off + len) });
     off += (len + 3) & ~3;
   }
@@ -87,8 +138,17 @@ sock.on('error', (err: Error) => {
   flush();
   process.send?.({ overrun: err.message }, () => process.exit(3));
 });
-process.on('message', (m: { protocol?: number }) => {
-  if (typeof m?.protocol === 'number') protocol = m.protocol;
+process.on('message', (m: { protocol?: number; stats?: boolean }) => {
+  if (m?.stats) process.send?.({ stats: { ...stats, echoDrop } });
+  if (typeof m?.protocol === 'number') {
+    protocol = m.protocol;
+    // A filter for the old protocol would now drop foreign objects: replace it (or fall back).
+    if (echoDrop === 'kernel') echoDrop = attachEchoFilter(protocol);
+    // Could not replace it: the old program must not stay. Without a way to remove it, exit; the
+    // parent starts a new listener and resyncs from a dump.
+    if (echoDrop !== 'kernel' && !detachFilter()) process.exit(4);
+    process.send?.({ echoDrop });
+  }
 });
 process.on('disconnect', () => process.exit(0));
-process.send({ ready: true });
+process.send({ ready: true, echoDrop });

@@ -18,6 +18,13 @@ export interface WatchEvent {
   payload: Buffer;
 }
 
+/** What the listener read and what it passed on (the rest was the echo of our own additions). */
+export interface WatchStats {
+  received: number;
+  forwarded: number;
+  echoDrop: string;
+}
+
 export class KernelWatcher extends EventEmitter {
   private child?: ChildProcess;
   private stopped = true;
@@ -26,6 +33,8 @@ export class KernelWatcher extends EventEmitter {
   readonly counters = { starts: 0, lost: 0 };
   /** A listener is subscribed right now. */
   running = false;
+  /** Where the echo of our own additions is dropped: 'kernel' (socket filter) or 'child: <why not>'. */
+  echoDrop?: string;
 
   constructor(
     private readonly clock: Clock,
@@ -66,9 +75,13 @@ export class KernelWatcher extends EventEmitter {
       'message',
       (m: {
         ready?: boolean;
+        echoDrop?: string;
+        stats?: WatchStats;
         overrun?: string;
         events?: { type: number; flags: number; payload: Uint8Array }[];
       }) => {
+        if (m.echoDrop !== undefined) this.echoDrop = m.echoDrop;
+        if (m.stats) this.emit('stats', m.stats);
         if (m.ready) {
           this.backoffMs = 0;
           this.running = true;
@@ -93,6 +106,24 @@ export class KernelWatcher extends EventEmitter {
       if (code !== 3) this.emit('lost', `netlink listener exited (${signal ?? `code ${code}`})`);
       this.backoffMs = Math.min(30_000, this.backoffMs ? this.backoffMs * 2 : 200);
       this.restartTimer = this.clock.setTimeout(() => this.spawn(), this.backoffMs);
+    });
+  }
+
+  /** The running listener's counters (tests, diagnostics); undefined without one. */
+  stats(timeoutMs = 5000): Promise<WatchStats | undefined> {
+    const child = this.child;
+    if (!child?.connected) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.off('stats', done);
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (s: WatchStats) => {
+        clearTimeout(timer);
+        resolve(s);
+      };
+      this.once('stats', done);
+      child.send({ stats: true });
     });
   }
 

@@ -6,6 +6,8 @@
 // - VRRP takeovers: a synchronous address probe (agent/vrrp/addr-probe.ts).
 // `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; every caller has a
 // fallback that does not need it.
+
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
@@ -112,4 +114,39 @@ export function openRtnetlink(): { libc: Libc; fd: number } | Error {
   const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) return new Error(`socket(AF_NETLINK) failed: ${errnoCode(libc.errno())}`);
   return { libc, fd };
+}
+
+const SO_TYPE = 3;
+const SO_PROTOCOL = 38;
+const SO_DOMAIN = 39;
+
+/**
+ * This process's descriptors that are sockets of `domain`/`type`/`protocol` (and pass `extra`),
+ * for packages that do not expose their descriptor (raw-socket, netlink): found by asking each
+ * open descriptor (/proc/self/fd) with getsockopt.
+ */
+export function findSockets(
+  libc: Libc,
+  want: { domain: number; type: number; protocol: number },
+  extra: (fd: number) => boolean = () => true,
+): number[] {
+  let fds: number[];
+  try {
+    fds = readdirSync('/proc/self/fd').map(Number);
+  } catch {
+    return [];
+  }
+  const int = Buffer.alloc(4);
+  const len = Buffer.alloc(4);
+  const opt = (fd: number, name: number): number | undefined => {
+    len.writeUInt32LE(4);
+    return libc.getsockopt(fd, SOL_SOCKET, name, int, len) === 0 ? int.readInt32LE(0) : undefined;
+  };
+  return fds.filter(
+    (fd) =>
+      opt(fd, SO_TYPE) === want.type &&
+      opt(fd, SO_PROTOCOL) === want.protocol &&
+      opt(fd, SO_DOMAIN) === want.domain &&
+      extra(fd),
+  );
 }

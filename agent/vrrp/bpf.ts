@@ -6,6 +6,8 @@
 //   'accept'  (the VRRP socket): everything except multicast with hop limit != 255;
 //   'reject'  (a second, count-only socket): exactly those, so they are counted as ip_ttl_err.
 
+import type { BpfInsn } from '../lib/bpf.js';
+
 // <linux/bpf_common.h>, <linux/filter.h>
 const BPF_LD_B_ABS = 0x00 | 0x10 | 0x20; // BPF_LD | BPF_B | BPF_ABS
 const BPF_JEQ_K = 0x05 | 0x10 | 0x00; // BPF_JMP | BPF_JEQ | BPF_K
@@ -17,27 +19,7 @@ const IPV6_DST = 24;
 const KEEP_ALL = 0x40000; // bytes to keep: more than any packet
 const DROP = 0;
 
-export interface BpfInsn {
-  code: number;
-  jt: number;
-  jf: number;
-  k: number;
-}
-
-/** struct sock_filter[] as the kernel reads it (host byte order for code and k). */
-export function encodeBpf(prog: BpfInsn[], le = true): Buffer {
-  const b = Buffer.alloc(prog.length * 8);
-  prog.forEach((ins, i) => {
-    const o = i * 8;
-    if (le) b.writeUInt16LE(ins.code, o);
-    else b.writeUInt16BE(ins.code, o);
-    b[o + 2] = ins.jt;
-    b[o + 3] = ins.jf;
-    if (le) b.writeUInt32LE(ins.k >>> 0, o + 4);
-    else b.writeUInt32BE(ins.k >>> 0, o + 4);
-  });
-  return b;
-}
+export { type BpfInsn, encodeBpf } from '../lib/bpf.js';
 
 /** The filter program of one side of the hop-limit split (see the header comment). */
 export function hopLimitFilter(side: 'accept' | 'reject'): BpfInsn[] {

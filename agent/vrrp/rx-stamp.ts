@@ -8,27 +8,14 @@
 // after it is bound to its interface, as the one raw socket of that family and protocol bound to
 // that interface (the hub opens one per interface and family; the send-only and count-only
 // sockets of the same interface are opened after it).
-import { readdirSync } from 'node:fs';
-import { errnoCode, type Libc, loadLibc, SOL_SOCKET } from '../lib/libc.js';
+import { errnoCode, findSockets, type Libc, loadLibc, SOL_SOCKET } from '../lib/libc.js';
 
 const SIOCGSTAMPNS = 0x8907; // struct timespec (64-bit time on 64-bit hosts)
 const CLOCK_REALTIME = 0;
-const SO_TYPE = 3;
 const SO_BINDTODEVICE = 25;
-const SO_PROTOCOL = 38;
-const SO_DOMAIN = 39;
 const SOCK_RAW = 3;
 /** An age beyond this is not a stamp of the packet at hand (stale or a stepped clock). */
 const MAX_AGE_MS = 1000;
-
-/** The process's open descriptors now. */
-function openFds(): number[] {
-  try {
-    return readdirSync('/proc/self/fd').map(Number);
-  } catch {
-    return [];
-  }
-}
 
 /** Age in ms of a packet stamped (sec, nsec) when the clock reads (nowSec, nowNsec); undefined if implausible. */
 export function stampAgeMs(sec: bigint, nsec: bigint, nowSec: bigint, nowNsec: bigint): number | undefined {
@@ -53,25 +40,14 @@ export class RxStamp {
   static find(domain: number, protocol: number, ifname: string): RxStamp | Error {
     const libc = loadLibc();
     if (libc instanceof Error) return libc;
-    const int = Buffer.alloc(4);
     const len = Buffer.alloc(4);
-    const opt = (fd: number, name: number): number | undefined => {
-      len.writeUInt32LE(4);
-      return libc.getsockopt(fd, SOL_SOCKET, name, int, len) === 0 ? int.readInt32LE(0) : undefined;
-    };
     const dev = Buffer.alloc(32);
     const device = (fd: number): string | undefined => {
       len.writeUInt32LE(dev.length);
       if (libc.getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, len) !== 0) return undefined;
       return dev.subarray(0, Math.max(0, len.readUInt32LE(0) - 1)).toString();
     };
-    const found = openFds().filter(
-      (fd) =>
-        opt(fd, SO_TYPE) === SOCK_RAW &&
-        opt(fd, SO_PROTOCOL) === protocol &&
-        opt(fd, SO_DOMAIN) === domain &&
-        device(fd) === ifname,
-    );
+    const found = findSockets(libc, { domain, type: SOCK_RAW, protocol }, (fd) => device(fd) === ifname);
     if (found.length !== 1)
       return new Error(`receive socket descriptor not identified (${found.length} candidates)`);
     return new RxStamp(libc, found[0]);

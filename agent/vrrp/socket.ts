@@ -8,10 +8,10 @@
 // kernel: the VRRP socket never sees multicast adverts with hop limit != 255, and a second
 // receive-only socket sees exactly those, so each is counted as ip_ttl_err (with its VRID).
 import { createRequire } from 'node:module';
-import { endianness } from 'node:os';
+import { type BpfInsn, withFprog } from '../lib/bpf.js';
 import { addressBytes, type Family } from '../lib/ip.js';
 import { AF_INET, AF_INET6 } from '../lib/libc.js';
-import { type BpfInsn, dropAllFilter, encodeBpf, hopLimitFilter } from './bpf.js';
+import { dropAllFilter, hopLimitFilter } from './bpf.js';
 import {
   type DropReason,
   encodeIpv4Header,
@@ -21,7 +21,7 @@ import {
   VRRP_GROUP_V6,
   VRRP_PROTO,
 } from './codec.js';
-import { loadLibc, RawIpv4Sender, sockaddrIn } from './libc.js';
+import { RawIpv4Sender, sockaddrIn } from './libc.js';
 import { RxStamp } from './rx-stamp.js';
 
 interface RawSocket {
@@ -87,28 +87,6 @@ export interface SocketOptions {
 
 /** What the count-only socket reports as the hop limit: its filter only knows "not 255". */
 export const HOP_LIMIT_NOT_255 = -1;
-
-/**
- * Runs `fn` with a `struct sock_fprog` {u16 len; sock_filter *} for `prog`: the program is copied
- * to C memory (koffi) for the call, whose address goes in the struct; the kernel copies it in
- * SO_ATTACH_FILTER. Throws when koffi is missing.
- */
-function withFprog(prog: BpfInsn[], fn: (fprog: Buffer) => void): void {
-  const libc = loadLibc();
-  if (libc instanceof Error) throw libc;
-  const le = endianness() === 'LE';
-  libc.withCopy(encodeBpf(prog, le), (address) => {
-    const fprog = Buffer.alloc(libc.pointerSize * 2);
-    if (le) fprog.writeUInt16LE(prog.length, 0);
-    else fprog.writeUInt16BE(prog.length, 0);
-    if (libc.pointerSize === 8) {
-      if (le) fprog.writeBigUInt64LE(address, 8);
-      else fprog.writeBigUInt64BE(address, 8);
-    } else if (le) fprog.writeUInt32LE(Number(address), 4);
-    else fprog.writeUInt32BE(Number(address), 4);
-    fn(fprog);
-  });
-}
 
 /** SO_ATTACH_FILTER through raw-socket's setOption. Throws when koffi is missing or the kernel refuses. */
 export function attachFilter(sock: RawSocket, prog: BpfInsn[]): void {

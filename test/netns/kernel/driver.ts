@@ -11,13 +11,19 @@ const fromSource = here.endsWith('.ts');
 // test/netns/kernel/driver.{ts,js} → repository root (or dist/ root when compiled).
 const root = resolve(dirname(here), '../../..');
 
+/** LBT_STANDALONE_NODE_ARGS: extra node flags for the child (e.g. `--cpu-prof --cpu-prof-dir=DIR`
+ * to profile it; NODE_OPTIONS refuses those). */
 export function standaloneArgv(): { argv: string[]; cwd: string } {
+  const extra = (process.env.LBT_STANDALONE_NODE_ARGS ?? '').split(' ').filter(Boolean);
   if (fromSource)
     return {
-      argv: [process.execPath, '--import', 'tsx', resolve(root, 'agent/kernel/standalone.ts')],
+      argv: [process.execPath, ...extra, '--import', 'tsx', resolve(root, 'agent/kernel/standalone.ts')],
       cwd: root,
     };
-  return { argv: [process.execPath, resolve(root, 'agent/kernel/standalone.js')], cwd: resolve(root, '..') };
+  return {
+    argv: [process.execPath, ...extra, resolve(root, 'agent/kernel/standalone.js')],
+    cwd: resolve(root, '..'),
+  };
 }
 
 export class KernelAgent {
