@@ -6,7 +6,7 @@
 import type { Clock, Timer } from '../lib/clock.js';
 import { CheckMachine, type Transition } from './machine.js';
 import type { CheckSpec } from './plan.js';
-import { EpollConnector, errnoCode } from './probes/epoll.js';
+import { EpollConnector, errnoCode, START_CONNECTED } from './probes/epoll.js';
 import { Cancel, type Probe, type ProbeOutcome } from './probes/types.js';
 
 /** Start-up offset in [0, interval): FNV-1a of the check id, so it is stable across restarts. */
@@ -83,17 +83,26 @@ export class CheckWheel {
   private timer?: Timer;
   private timerSlot = Number.POSITIVE_INFINITY;
   private epoll?: EpollConnector<CheckRunner> | null;
+  /** Bumped by close(): a result listener may close the wheel while a slot is being processed. */
+  private generation = 0;
 
+  /**
+   * `tcpFastPath`: connects that finish inside connect() (loopback, local addresses) complete in
+   * the run itself, without epoll (EpollConnector `fastPath`); default on, LBAGENT_TCP_FASTPATH=0
+   * turns it off (every connect then goes through the epoll set, as remote ones do).
+   */
   constructor(
     private readonly clock: Clock,
     readonly quantum = 10,
+    private readonly tcpFastPath = process.env.LBAGENT_TCP_FASTPATH !== '0',
   ) {
     for (let i = 0; i < CheckWheel.BUCKETS; i++) this.buckets.push([]);
   }
 
   /** The TCP connect prober: epoll (koffi) when it opens, else null (net.connect per probe). */
   connector(): EpollConnector<CheckRunner> | null {
-    if (this.epoll === undefined) this.epoll = EpollConnector.open<CheckRunner>() ?? null;
+    if (this.epoll === undefined)
+      this.epoll = EpollConnector.open<CheckRunner>({ fastPath: this.tcpFastPath }) ?? null;
     return this.epoll;
   }
 
@@ -117,6 +126,7 @@ export class CheckWheel {
 
   /** Stops the timer and closes the sockets in flight (runners are stopped by their owner). */
   close(): void {
+    this.generation++;
     this.timer?.cancel();
     this.timer = undefined;
     this.timerSlot = Number.POSITIVE_INFINITY;
@@ -134,16 +144,22 @@ export class CheckWheel {
 
   private readonly connected = (r: CheckRunner, errno: number) => r.connectDone(errno);
 
-  /** Fires the events of one slot and compacts its bucket in place (keeps later rounds). */
-  private process(slot: number): void {
+  /**
+   * Fires the events of one slot and compacts its bucket in place (keeps later rounds). Result
+   * listeners run inside (timeouts, connects finished at once) and may stop runners (their slot
+   * is then -1: skipped), schedule new events, or close the wheel (returns false: stop here).
+   */
+  private process(slot: number): boolean {
     const list = this.buckets[slot % CheckWheel.BUCKETS];
     const len = list.length;
+    const gen = this.generation;
     let keep = 0;
     for (let i = 0; i < len; i++) {
       const r = list[i];
       if (r.slot === slot) {
         r.slot = -1;
         r.fire(); // may schedule into this bucket: appended after len
+        if (this.generation !== gen) return false;
       } else if (
         r.slot > slot &&
         r.slot % CheckWheel.BUCKETS === slot % CheckWheel.BUCKETS &&
@@ -156,22 +172,27 @@ export class CheckWheel {
     for (let i = len; i < list.length; i++) list[keep++] = list[i];
     this.entries -= list.length - keep;
     list.length = keep;
+    return true;
   }
 
   private readonly tick = (): void => {
     this.timer = undefined;
     this.timerSlot = Number.POSITIVE_INFINITY;
+    const gen = this.generation;
     // Completions first: a connect that finished before its deadline's slot is not a timeout.
     this.epoll?.poll(this.connected);
+    if (this.generation !== gen) return;
     const nowSlot = Math.floor((this.clock.now() + 1) / this.quantum); // timers may fire a hair early
     // After a long stall every bucket is due at most once.
     for (let s = Math.max(this.done + 1, nowSlot - CheckWheel.BUCKETS + 1); s <= nowSlot; s++) {
       this.done = s;
-      this.process(s);
+      if (!this.process(s)) return;
     }
     this.done = Math.max(this.done, nowSlot);
-    // Loopback connects are done already: their results go out in this tick.
+    // Connects that were not finished inside connect() (fast path off, or one that was just
+    // slower): on loopback their results still go out in this tick.
     this.epoll?.poll(this.connected);
+    if (this.generation !== gen) return;
     let next = Number.POSITIVE_INFINITY;
     if (this.entries > 0) {
       for (let s = nowSlot + 1; s <= nowSlot + CheckWheel.BUCKETS; s++) {
@@ -267,7 +288,10 @@ export class CheckRunner {
     if (addr && epoll) {
       const fd = epoll.start(addr, this);
       if (fd < 0) {
-        this.complete(false, connectReason(-fd), undefined, 0);
+        // Finished inside connect() (loopback: connected or refused; or ENETUNREACH...): the result
+        // is settled here, in this run, like a timeout is (the owner is not called by the prober).
+        if (fd === START_CONNECTED) this.complete(true, connectReason(0), undefined, 0, now);
+        else this.complete(false, connectReason(-fd), undefined, 0, now);
         return;
       }
       this.fd = fd;
@@ -318,14 +342,19 @@ export class CheckRunner {
     ac?.abort();
   }
 
-  private complete(ok: boolean, reason: string, weight: number | undefined, latencyMs?: number): void {
+  private complete(
+    ok: boolean,
+    reason: string,
+    weight: number | undefined,
+    latencyMs?: number,
+    now = this.clock.now(),
+  ): void {
     if (!this.inflight) return;
     this.inflight = false;
     this.abort = undefined;
     this.gen++;
     this.slot = -1; // the pending timeout event is void
     if (this.stopped) return;
-    const now = this.clock.now();
     const t = this.machine.recordOutcome(
       ok,
       reason,

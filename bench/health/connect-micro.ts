@@ -1,7 +1,7 @@
 // Micro-bench: CPU per TCP connect check for the ways Node can do one, at a fixed rate against
 // listeners in a namespace the bench creates. Every method is driven by the same 10 ms tick (the
 // checks due in that tick start together); CPU is this process's utime+stime (process.cpuUsage).
-//   node dist/bench/health/connect-micro.js [--rate 4000] [--seconds 10] [--methods net,tcpwrap,epoll]
+//   node dist/bench/health/connect-micro.js [--rate 4000] [--seconds 10] [--methods net,tcpwrap,epoll-slow,epoll-fast-noreuse,epoll]
 // Needs root (namespace). Only touches the namespace it creates.
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
@@ -15,7 +15,7 @@ const arg = (name: string, def: string) => {
 };
 const RATE = Number(arg('rate', '4000'));
 const SECONDS = Number(arg('seconds', '10'));
-const METHODS = arg('methods', 'net,tcpwrap,epoll').split(',');
+const METHODS = arg('methods', 'net,tcpwrap,epoll-slow,epoll-fast-noreuse,epoll').split(',');
 const PORTS = Number(arg('ports', '2000'));
 const BASE = 20_000;
 const TICK = 10;
@@ -88,15 +88,23 @@ async function tcpWrapStarter(): Promise<{ start: Starter; poll?: () => void }> 
   };
 }
 
-async function epollStarter(): Promise<{ start: Starter; poll?: () => void }> {
-  const { EpollConnector, sockaddr } = await import('../../agent/health/probes/epoll.js');
-  const c = EpollConnector.open<Done>();
+// `epoll`: the fast path (connects finished inside connect() are reported by start()) with the
+// loopback socket reused (connect AF_UNSPEC; TCP_DEFER_ACCEPT set once instead of TCP_QUICKACK 0
+// per connect); `epoll-fast-noreuse`: fast path, a new socket per connect; `epoll-slow`: every
+// connect through the epoll set (the prober before 2026-12-07).
+async function epollStarter(
+  fastPath: boolean,
+  reuse: boolean,
+): Promise<{ start: Starter; poll?: () => void }> {
+  const { EpollConnector, sockaddr, START_CONNECTED } = await import('../../agent/health/probes/epoll.js');
+  const c = EpollConnector.open<Done>({ fastPath, reuse });
   if (!c) throw new Error('koffi/epoll not available');
   const addrs = Array.from({ length: PORTS }, (_, i) => sockaddr('127.0.0.1', BASE + i));
   const finished = (done: Done, errno: number) => done(errno === 0);
   return {
     start(port, done) {
-      if (c.start(addrs[port - BASE], done) < 0) done(false);
+      const fd = c.start(addrs[port - BASE], done);
+      if (fd < 0) done(fd === START_CONNECTED);
     },
     poll() {
       c.poll(finished);
@@ -106,7 +114,11 @@ async function epollStarter(): Promise<{ start: Starter; poll?: () => void }> {
 
 async function runMethod(method: string): Promise<void> {
   const m =
-    method === 'net' ? netStarter() : method === 'tcpwrap' ? await tcpWrapStarter() : await epollStarter();
+    method === 'net'
+      ? netStarter()
+      : method === 'tcpwrap'
+        ? await tcpWrapStarter()
+        : await epollStarter(method !== 'epoll-slow', method === 'epoll');
   const perTick = (RATE * TICK) / 1000;
   let ok = 0;
   let failed = 0;

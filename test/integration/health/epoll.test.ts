@@ -2,30 +2,15 @@
 // closed port, a server that resets at once, IPv6, cancel, and no fd left behind; the same cases
 // through the net.connect fallback give the same results and reasons.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
-import { type AddressInfo, createServer, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { EpollConnector, errnoCode, sockaddr } from '../../../agent/health/probes/epoll.js';
 import { makeProbe } from '../../../agent/health/probes/index.js';
 import { Cancel } from '../../../agent/health/probes/types.js';
-import { close, listen, tcpServer } from './servers.js';
+import { fdsBackTo, openFds } from '../../lib/fds.js';
+import { close, listen, resettingServerV6, tcpServer } from './servers.js';
 
-const openFds = () => readdirSync('/proc/self/fd').length;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/**
- * Open fds once they are back to `bound`, or after 2 s: the servers' accepted sockets live in this
- * process and close a few event-loop turns after the connects; on a busy machine that takes
- * longer than a fixed sleep, while a real leak still shows after the bounded wait.
- */
-async function fdsBackTo(bound: number): Promise<number> {
-  let n = openFds();
-  for (let i = 0; i < 100 && n > bound; i++) {
-    await sleep(20);
-    n = openFds();
-  }
-  return n;
-}
 
 /** Polls until `owner`'s connect finished (bounded: 200 polls, 10 ms apart). */
 async function finish<T>(c: EpollConnector<T>, owners: T[]): Promise<Map<T, number>> {
@@ -106,18 +91,13 @@ describe('epoll TCP prober', () => {
   it('IPv6 loopback', async (t) => {
     const c = EpollConnector.open<string>();
     if (!c) return t.skip('koffi/libc not available here');
-    const srv = createServer((s) => s.destroy());
-    try {
-      await new Promise<void>((resolve, reject) => {
-        srv.once('error', reject);
-        srv.listen(0, '::1', () => resolve());
-      });
-    } catch {
+    const srv = await resettingServerV6();
+    if (!srv) {
       c.close();
       return t.skip('no ::1 here');
     }
     try {
-      c.start(sockaddr('::1', (srv.address() as AddressInfo).port), 'v6');
+      c.start(sockaddr('::1', srv.port), 'v6');
       assert.equal((await finish(c, ['v6'])).get('v6'), 0);
     } finally {
       c.close();

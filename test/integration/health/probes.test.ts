@@ -18,6 +18,7 @@ import type { CheckSpec, ProbeSpec } from '../../../agent/health/plan.js';
 import { makeProbe } from '../../../agent/health/probes/index.js';
 import { CheckRunner } from '../../../agent/health/scheduler.js';
 import { systemClock } from '../../../agent/lib/clock.js';
+import { fdsBackTo, openFds } from '../../lib/fds.js';
 import {
   close,
   dnsServer,
@@ -50,26 +51,8 @@ function probeOnce(probe: ProbeSpec, timeout = 1000): Promise<ProbeResult> {
   });
 }
 
-function openFds(): number {
-  return readdirSync('/proc/self/fd').length;
-}
-
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 20));
-}
-
-/**
- * Open fds once they are back to `bound`, or after 2 s. The server side of a probe lives in this
- * process and closes its socket a few event-loop turns after the probe; on a busy machine that
- * takes longer than any fixed sleep, while a real leak still shows after the bounded wait.
- */
-async function fdsBackTo(bound: number): Promise<number> {
-  let n = openFds();
-  for (let i = 0; i < 100 && n > bound; i++) {
-    await new Promise((r) => setTimeout(r, 20));
-    n = openFds();
-  }
-  return n;
 }
 
 const http = (

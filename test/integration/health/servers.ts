@@ -12,10 +12,11 @@ import { join } from 'node:path';
 export async function listen<S extends Server | HttpServer>(
   server: S,
   port = 0,
+  host = '127.0.0.1',
 ): Promise<S & { port: number }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '127.0.0.1', () => resolve());
+    server.listen(port, host, () => resolve());
   });
   return Object.assign(server, { port: (server.address() as AddressInfo).port });
 }
@@ -136,4 +137,17 @@ export async function dnsServer(
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
   out.port = socket.address().port;
   return out;
+}
+
+/** A TCP server on ::1 that resets every connection, or undefined where this host has no ::1. */
+export async function resettingServerV6(): Promise<(Server & { port: number }) | undefined> {
+  try {
+    return await listen(
+      createTcp((s) => s.destroy()),
+      0,
+      '::1',
+    );
+  } catch {
+    return undefined;
+  }
 }
