@@ -214,7 +214,7 @@ export class KernelSubsystem implements Subsystem {
     if (this.cfg && cfg.kernel.routeProtocol !== this.cfg.kernel.routeProtocol) {
       // Ownership changed: what the cache and the listener knew as ours no longer is.
       this.cache.invalidate();
-      this.watch?.setProtocol(cfg.kernel.routeProtocol);
+      await this.watch?.setProtocol(cfg.kernel.routeProtocol);
     }
     this.cfg = cfg;
     await this.reconcile(FULL, 'reload');

@@ -8,7 +8,9 @@
 // Forwards to the parent (IPC, advanced serialization, one message per event-loop turn) what the
 // agent's observed-state cache needs: deletions, link changes, and additions made by others. The
 // echo of the agent's own additions (routes and nexthops with its protocol, addresses with its
-// IFA_PROTO) is dropped here, so a bulk apply of thousands of objects costs the parent nothing.
+// IFA_PROTO) is dropped by a socket filter in the kernel (watch-filter.ts), so a bulk apply of
+// thousands of objects does not even wake this process; `wanted()` makes the same test here, for
+// when the filter cannot be attached.
 // Runs in the parent's network namespace; the parent sends {protocol} when it changes.
 import { RawNetlinkSocket } from 'netlink';
 import { withFprog } from '../lib/bpf.js';
@@ -16,6 +18,7 @@ import {
   AF_NETLINK,
   errnoCode,
   findSockets,
+  type Libc,
   loadLibc,
   NETLINK_ROUTE,
   SOCK_RAW,
@@ -71,21 +74,28 @@ const SO_ATTACH_FILTER = 26;
 const SO_DETACH_FILTER = 27;
 const ENOENT = 2;
 
-/**
- * Puts the echo test in the kernel (watch-filter.ts) on the listener's descriptor, found as this
- * process's only rtnetlink socket. Says where the echo is dropped: 'kernel', or 'child: <why>'
- * (the JavaScript test below then does it all, as before).
- */
-function attachEchoFilter(proto: number): string {
-  if (process.env.LBAGENT_WATCH_FILTER === 'off') return 'child: LBAGENT_WATCH_FILTER=off';
+/** The listener's descriptor (the `netlink` package does not expose it): this process's only
+ * rtnetlink socket; or why it is not known. */
+function listenerFd(): { libc: Libc; fd: number } | string {
+  if (process.env.LBAGENT_WATCH_FILTER === 'off') return 'LBAGENT_WATCH_FILTER=off';
   const libc = loadLibc();
-  if (libc instanceof Error) return `child: ${libc.message}`;
+  if (libc instanceof Error) return libc.message;
   const fds = findSockets(libc, { domain: AF_NETLINK, type: SOCK_RAW, protocol: NETLINK_ROUTE });
-  if (fds.length !== 1) return `child: listener descriptor not identified (${fds.length} candidates)`;
+  return fds.length === 1
+    ? { libc, fd: fds[0] }
+    : `listener descriptor not identified (${fds.length} candidates)`;
+}
+const listener = listenerFd();
+
+/** Puts the echo test in the kernel for `proto`. Says where the echo is dropped now: 'kernel', or
+ * 'child: <why not>' (`wanted()` below then does it all). */
+function attachEchoFilter(proto: number): string {
+  if (typeof listener === 'string') return `child: ${listener}`;
+  const { libc, fd } = listener;
   let result = 'kernel';
   try {
     withFprog(echoFilter(proto), (fprog) => {
-      if (libc.setsockopt(fds[0], SOL_SOCKET, SO_ATTACH_FILTER, fprog, fprog.length) !== 0)
+      if (libc.setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, fprog, fprog.length) !== 0)
         result = `child: SO_ATTACH_FILTER ${errnoCode(libc.errno())}`;
     });
   } catch (err) {
@@ -95,13 +105,11 @@ function attachEchoFilter(proto: number): string {
 }
 let echoDrop = attachEchoFilter(protocol);
 
+/** Removes the program; true when none is left on the socket. */
 function detachFilter(): boolean {
-  const libc = loadLibc();
-  if (libc instanceof Error) return true; // nothing was attached without it
-  const fds = findSockets(libc, { domain: AF_NETLINK, type: SOCK_RAW, protocol: NETLINK_ROUTE });
-  if (fds.length !== 1) return false;
-  const r = libc.setsockopt(fds[0], SOL_SOCKET, SO_DETACH_FILTER, Buffer.alloc(4), 4);
-  return r === 0 || libc.errno() === ENOENT; // ENOENT: no filter attached
+  if (typeof listener === 'string') return true; // nothing can have been attached
+  const r = listener.libc.setsockopt(listener.fd, SOL_SOCKET, SO_DETACH_FILTER, Buffer.alloc(4), 4);
+  return r === 0 || listener.libc.errno() === ENOENT; // ENOENT: no filter attached
 }
 
 let out: { type: number; flags: number; payload: Uint8Array }[] = [];
@@ -123,8 +131,10 @@ sock.on('message', (buf: Buffer) => {
     if (len < 16 || off + len > buf.length) break;
     const type = buf.readUInt16LE(off + 4);
     stats.received++;
-    if (wanted(type, buf, off + 16, off + len) && ++stats.forwarded)
+    if (wanted(type, buf, off + 16, off + len)) {
+      stats.forwarded++;
       out.push({ type, flags: buf.readUInt16LE(off + 6), payload: buf.subarray(off + 16, off + len) });
+    }
     off += (len + 3) & ~3;
   }
   if (out.length && !flushing) {

@@ -43,11 +43,29 @@ export class KernelWatcher extends EventEmitter {
     super();
   }
 
-  /** The listener drops the echo of additions with this protocol (ours). */
-  setProtocol(protocol: number): void {
-    if (protocol === this.protocol) return;
+  /**
+   * The listener drops the echo of additions with this protocol (ours). Resolves once the child
+   * has its new filter (it answers with echoDrop; bounded by timeoutMs), so that writes made after
+   * it are judged by the new program in the kernel.
+   */
+  setProtocol(protocol: number, timeoutMs = 2000): Promise<void> {
+    if (protocol === this.protocol) return Promise.resolve();
     this.protocol = protocol;
-    this.child?.send({ protocol });
+    const child = this.child;
+    if (!child?.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs);
+      function done(): void {
+        clearTimeout(timer);
+        child?.off('message', onMessage);
+        resolve();
+      }
+      const onMessage = (m: { echoDrop?: string }) => {
+        if (m?.echoDrop !== undefined) done();
+      };
+      child.on('message', onMessage);
+      child.send({ protocol });
+    });
   }
 
   /** Starts the listener; resolves when it is subscribed (or after timeoutMs, then false). */

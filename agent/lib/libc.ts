@@ -3,10 +3,11 @@
 //   of a classic-BPF program (agent/vrrp/libc.ts);
 // - health: non-blocking connect + epoll for the TCP prober (agent/health/probes/epoll.ts);
 // - IPVS: a netlink socket whose send runs on a worker thread (agent/lib/netlink-bulk.ts);
-// - VRRP takeovers: a synchronous address probe (agent/vrrp/addr-probe.ts).
+// - VRRP takeovers: a synchronous address probe (agent/vrrp/addr-probe.ts);
+// - socket options on descriptors that packages do not expose (`findSockets`: VRRP receive stamps,
+//   the rtnetlink listener's echo filter).
 // `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; every caller has a
 // fallback that does not need it.
-
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants } from 'node:os';

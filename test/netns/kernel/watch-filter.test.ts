@@ -72,6 +72,27 @@ describe('kernel watch echo filter (netns)', { skip: !isRoot() && 'needs root' }
     console.log(`# with the filter: ${stats.received} of ${3 * N} echo notifications read`);
   });
 
+  it('a new kernel.routeProtocol gets a new program: its echo is dropped, the old one is foreign', async () => {
+    const ns = freshNs();
+    const agent = KernelAgent.spawn(ns);
+    agents.push(agent);
+    await agent.call({ cmd: 'start', config: { vips: [] } });
+    await agent.call({ cmd: 'reload', config: { ...config, kernel: { routeProtocol: 42 } } }, 60_000);
+    assert.equal((await agent.call({ cmd: 'status' })).lastReconcile.applied, 2 * N);
+    assert.ok(ns.ip('route show proto 42').includes('172.16.0.0/24'));
+    // The reload waited for the child's new program before writing; give the child time to
+    // read anything the kernel queued for it anyway.
+    await new Promise((r) => setTimeout(r, 300));
+    const stats = await agent.call({ cmd: 'watchStats' });
+    assert.equal(stats.echoDrop, 'kernel');
+    assert.equal(stats.received, 0, `listener read ${stats.received} notifications of the protocol-42 apply`);
+    ns.ip('route add 198.51.100.0/24 via 10.0.1.2 proto 199');
+    await waitFor(async () => (await agent.call({ cmd: 'watchStats' })).forwarded >= 1, {
+      timeoutMs: 5000,
+      what: 'a protocol-199 route (foreign now) to reach the agent',
+    });
+  });
+
   it('without the filter the listener reads every echo itself', async () => {
     const { stats } = await applyAndCount({ LBAGENT_WATCH_FILTER: 'off' });
     assert.match(stats.echoDrop, /^child: /);
