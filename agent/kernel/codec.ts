@@ -59,7 +59,7 @@ export const RTNLGRP = {
 const IFA_ADDRESS = 1;
 const IFA_LOCAL = 2;
 const IFA_FLAGS = 8;
-const IFA_PROTO = 11;
+export const IFA_PROTO = 11;
 export const IFA_F_NODAD = 0x02;
 export const IFA_F_PERMANENT = 0x80;
 

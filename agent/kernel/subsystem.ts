@@ -72,8 +72,8 @@ export interface KernelStatus {
   retryInMs?: number;
   /** Failed operations since start by errno name (EEXIST, ENETUNREACH, ...). */
   errorsByCode: Record<string, number>;
-  /** The netlink listener (child process): subscribed now, times started. */
-  /** The rtnetlink listener; echoDrop: where the echo of our own additions is dropped. */
+  /** The rtnetlink listener (child process): subscribed now, times started, and where the echo of
+   * our own additions is dropped ('kernel' socket filter or 'child: <why not>'). */
   watch: { running: boolean; starts: number; echoDrop?: string };
   counters: {
     reconciles: number;

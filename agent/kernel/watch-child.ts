@@ -24,12 +24,10 @@ import {
   SOCK_RAW,
   SOL_SOCKET,
 } from '../lib/libc.js';
-import { RTM, RTNLGRP } from './codec.js';
+import { IFA_PROTO, RTM, RTN_UNICAST, RTNLGRP } from './codec.js';
 import { echoFilter } from './watch-filter.js';
 
 const ALWAYS = new Set<number>([RTM.NEWLINK, RTM.DELLINK, RTM.DELADDR, RTM.DELROUTE, RTM.DELNEXTHOP]);
-const IFA_PROTO = 11;
-const RTN_UNICAST = 1;
 
 if (!process.send) {
   console.error('watch-child: must be started by the agent (IPC channel missing)');

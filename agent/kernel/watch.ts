@@ -25,6 +25,15 @@ export interface WatchStats {
   echoDrop: string;
 }
 
+/** What watch-child.ts sends. */
+interface ChildMessage {
+  ready?: boolean;
+  echoDrop?: string;
+  stats?: WatchStats;
+  overrun?: string;
+  events?: { type: number; flags: number; payload: Uint8Array }[];
+}
+
 export class KernelWatcher extends EventEmitter {
   private child?: ChildProcess;
   private stopped = true;
@@ -48,24 +57,10 @@ export class KernelWatcher extends EventEmitter {
    * has its new filter (it answers with echoDrop; bounded by timeoutMs), so that writes made after
    * it are judged by the new program in the kernel.
    */
-  setProtocol(protocol: number, timeoutMs = 2000): Promise<void> {
-    if (protocol === this.protocol) return Promise.resolve();
+  async setProtocol(protocol: number, timeoutMs = 2000): Promise<void> {
+    if (protocol === this.protocol) return;
     this.protocol = protocol;
-    const child = this.child;
-    if (!child?.connected) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs);
-      function done(): void {
-        clearTimeout(timer);
-        child?.off('message', onMessage);
-        resolve();
-      }
-      const onMessage = (m: { echoDrop?: string }) => {
-        if (m?.echoDrop !== undefined) done();
-      };
-      child.on('message', onMessage);
-      child.send({ protocol });
-    });
+    await this.ask({ protocol }, (m) => m.echoDrop, timeoutMs);
   }
 
   /** Starts the listener; resolves when it is subscribed (or after timeoutMs, then false). */
@@ -89,32 +84,22 @@ export class KernelWatcher extends EventEmitter {
       stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
     });
     this.child = child;
-    child.on(
-      'message',
-      (m: {
-        ready?: boolean;
-        echoDrop?: string;
-        stats?: WatchStats;
-        overrun?: string;
-        events?: { type: number; flags: number; payload: Uint8Array }[];
-      }) => {
-        if (m.echoDrop !== undefined) this.echoDrop = m.echoDrop;
-        if (m.stats) this.emit('stats', m.stats);
-        if (m.ready) {
-          this.backoffMs = 0;
-          this.running = true;
-          this.emit('ready');
-        }
-        if (m.events)
-          for (const e of m.events)
-            this.emit('event', {
-              type: e.type,
-              flags: e.flags,
-              payload: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength),
-            });
-        if (m.overrun) this.emit('lost', `netlink listener overrun: ${m.overrun}`);
-      },
-    );
+    child.on('message', (m: ChildMessage) => {
+      if (m.echoDrop !== undefined) this.echoDrop = m.echoDrop;
+      if (m.ready) {
+        this.backoffMs = 0;
+        this.running = true;
+        this.emit('ready');
+      }
+      if (m.events)
+        for (const e of m.events)
+          this.emit('event', {
+            type: e.type,
+            flags: e.flags,
+            payload: Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.byteLength),
+          });
+      if (m.overrun) this.emit('lost', `netlink listener overrun: ${m.overrun}`);
+    });
     child.on('exit', (code, signal) => {
       if (this.child !== child) return;
       this.child = undefined;
@@ -129,19 +114,31 @@ export class KernelWatcher extends EventEmitter {
 
   /** The running listener's counters (tests, diagnostics); undefined without one. */
   stats(timeoutMs = 5000): Promise<WatchStats | undefined> {
+    return this.ask({ stats: true }, (m) => m.stats, timeoutMs);
+  }
+
+  /** Sends `msg` to the listener and resolves with the first answer `pick` accepts, or undefined
+   * (no listener, or none within timeoutMs). */
+  private ask<T>(
+    msg: object,
+    pick: (m: ChildMessage) => T | undefined,
+    timeoutMs: number,
+  ): Promise<T | undefined> {
     const child = this.child;
     if (!child?.connected) return Promise.resolve(undefined);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.off('stats', done);
-        resolve(undefined);
-      }, timeoutMs);
-      const done = (s: WatchStats) => {
+      const finish = (v: T | undefined) => {
         clearTimeout(timer);
-        resolve(s);
+        child.off('message', onMessage);
+        resolve(v);
       };
-      this.once('stats', done);
-      child.send({ stats: true });
+      const onMessage = (m: ChildMessage) => {
+        const v = pick(m);
+        if (v !== undefined) finish(v);
+      };
+      const timer = setTimeout(() => finish(undefined), timeoutMs);
+      child.on('message', onMessage);
+      child.send(msg);
     });
   }
 

@@ -8,12 +8,11 @@
 // after it is bound to its interface, as the one raw socket of that family and protocol bound to
 // that interface (the hub opens one per interface and family; the send-only and count-only
 // sockets of the same interface are opened after it).
-import { errnoCode, findSockets, type Libc, loadLibc, SOL_SOCKET } from '../lib/libc.js';
+import { errnoCode, findSockets, type Libc, loadLibc, SOCK_RAW, SOL_SOCKET } from '../lib/libc.js';
 
 const SIOCGSTAMPNS = 0x8907; // struct timespec (64-bit time on 64-bit hosts)
 const CLOCK_REALTIME = 0;
 const SO_BINDTODEVICE = 25;
-const SOCK_RAW = 3;
 /** An age beyond this is not a stamp of the packet at hand (stale or a stepped clock). */
 const MAX_AGE_MS = 1000;
 

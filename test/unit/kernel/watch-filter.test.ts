@@ -3,8 +3,8 @@
 // real kernel runs it the same way).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { echoFilter, runNetlinkBpf } from '../../../agent/kernel/watch-filter.js';
-import { encodeBpf } from '../../../agent/lib/bpf.js';
+import { echoFilter } from '../../../agent/kernel/watch-filter.js';
+import { encodeBpf, runSocketFilter } from '../../../agent/lib/bpf.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -57,7 +57,7 @@ function newNexthop(protocol: number): Buffer {
 }
 
 const prog = echoFilter(199);
-const kept = (msg: Buffer) => runNetlinkBpf(prog, msg) > 0;
+const kept = (msg: Buffer) => runSocketFilter(prog, msg) > 0;
 
 describe('watch echo filter', () => {
   it('encodes to the golden program (protocol 199)', () => {
@@ -121,7 +121,7 @@ describe('watch echo filter', () => {
   });
 
   it('follows the protocol it is built for', () => {
-    assert.equal(runNetlinkBpf(echoFilter(42), newRoute(199, 1)) > 0, true);
-    assert.equal(runNetlinkBpf(echoFilter(42), newRoute(42, 1)) > 0, false);
+    assert.equal(runSocketFilter(echoFilter(42), newRoute(199, 1)) > 0, true);
+    assert.equal(runSocketFilter(echoFilter(42), newRoute(42, 1)) > 0, false);
   });
 });
