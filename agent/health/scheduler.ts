@@ -216,6 +216,9 @@ export class CheckRunner {
   private reuseTimer?: Timer;
   private abort?: Cancel;
   private fd = -1;
+  /** Whether this target's last TCP connect finished inside connect() (the prober's hint). */
+  private connectsAtOnce = true;
+  private tcpRuns = 0;
   private gen = 0;
   private startedAt = 0;
   private due = 0;
@@ -286,7 +289,10 @@ export class CheckRunner {
     const addr = this.probe.connectTo;
     const epoll = addr ? this.wheel.connector() : null;
     if (addr && epoll) {
-      const fd = epoll.start(addr, this);
+      // Remembered per target: a remote one stops paying for the at-once attempt (asked again
+      // every 32nd run, in case the target became local).
+      const fd = epoll.start(addr, this, this.connectsAtOnce || (++this.tcpRuns & 31) === 0);
+      this.connectsAtOnce = fd < 0;
       if (fd < 0) {
         // Finished inside connect() (loopback: connected or refused; or ENETUNREACH...): the result
         // is settled here, in this run, like a timeout is (the owner is not called by the prober).

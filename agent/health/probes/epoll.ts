@@ -139,11 +139,17 @@ export class EpollConnector<T> {
    * Starts a connect. Returns the fd (the handle for cancel; the owner is called from poll()) or,
    * when it finished at once, a negative errno (ENETUNREACH, EMFILE...; with `fastPath` also
    * ECONNREFUSED) or START_CONNECTED (`fastPath` only); the owner is then not kept or called.
+   * `tryAtOnce` false: a non-loopback target whose last connect did not finish at once (remote).
    */
-  start(addr: Buffer, owner: T): number {
+  start(addr: Buffer, owner: T, tryAtOnce = true): number {
     const c = this.c;
     const family = addr.length === 16 ? 0 : 1;
-    const reuse = this.reuse && isLoopback(addr);
+    const loopback = isLoopback(addr);
+    const reuse = this.reuse && loopback;
+    // The second connect() is only worth its syscall where the handshake can finish inside the
+    // first: always on loopback; elsewhere while this target's connects do (the caller's hint:
+    // a backend across a real network never does, and then pays nothing extra).
+    const atOnce = this.fastPath && (loopback || tryAtOnce);
     let fd = reuse ? this.spare[family] : -1;
     if (fd >= 0) this.spare[family] = -1;
     else {
@@ -174,7 +180,7 @@ export class EpollConnector<T> {
       // SS_CONNECTED), EALREADY = still in SYN_SENT, any other errno = failed (sk_err, consumed
       // as a blocking connect would). Cheaper than getsockopt(SO_ERROR), which cannot tell
       // pending from established (0 for both) and would need TCP_INFO as a second call.
-      if (this.fastPath) {
+      if (atOnce) {
         if (c.connect(fd, addr, addr.length) === 0) return this.reset(fd, family, reuse);
         const e2 = c.errno();
         if (e2 !== EALREADY) {

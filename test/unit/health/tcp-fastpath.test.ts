@@ -153,6 +153,21 @@ describe('TCP prober fast path', { skip }, () => {
     assert.ok(n <= fds, `fd count back to baseline: ${fds} → ${n}`);
   });
 
+  it("loopback is asked at once even when the caller's hint says the target's last connect was not", async () => {
+    const c = EpollConnector.open<string>({ fastPath: true })!;
+    let atOnce = 0;
+    try {
+      for (let i = 0; i < 10; i++) {
+        const r = c.start(sockaddr('127.0.0.1', openPort), 'open', false);
+        if (r === START_CONNECTED) atOnce++;
+        else assert.equal((await finish(c, 1)).get('open'), 0);
+      }
+      assert.ok(atOnce > 0, 'no loopback connect reported by start() with tryAtOnce false');
+    } finally {
+      c.close();
+    }
+  });
+
   it('reuse is for loopback targets only (127.0.0.0/8, ::1)', () => {
     assert.equal(isLoopback(sockaddr('127.0.0.1', 80)), true);
     assert.equal(isLoopback(sockaddr('127.9.8.7', 80)), true);
