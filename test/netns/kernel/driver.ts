@@ -81,7 +81,17 @@ export class KernelAgent {
     try {
       if (this.child.exitCode === null) await this.call({ cmd: 'stop', removeState }, 10_000);
     } catch {}
+    // End of input makes the standalone exit by itself (which also writes a --cpu-prof profile);
+    // a signal only if it has not within 2 s.
+    const exited = new Promise<boolean>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) return resolve(true);
+      const timer = setTimeout(() => resolve(false), 2000);
+      this.child.once('exit', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
     this.child.stdin?.end();
-    await stopChild(this.child, 'SIGTERM', 3000);
+    if (!(await exited)) await stopChild(this.child, 'SIGTERM', 3000);
   }
 }
