@@ -2,15 +2,14 @@
 // depends on changes, and keeps every connected ExaBGP bridge in sync over the bridge socket.
 // Each command carries an id; the bridge relays ExaBGP's done/error ack for it, so status shows
 // per prefix whether ExaBGP has taken the current state, and drain can wait for it.
-import { chmod, chown, mkdir, readFile, unlink } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AnnouncementConfig, Config } from '../config/schema.js';
 import type { Handler } from '../control/server.js';
 import type { Fact, Facts } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Clock, Timer } from '../lib/clock.js';
+import { listenUnix, type UnixListener } from '../lib/unix-socket.js';
 import { defaultBridgeSocket } from './bridge.js';
 import {
   type AgentToBridge,
@@ -99,7 +98,7 @@ export class BgpSubsystem implements Subsystem {
   private entries = new Map<string, Entry>();
   private conns = new Map<number, BridgeConn>();
   private outstanding = new Map<number, { key: string; conn: number }>();
-  private server?: Server;
+  private listener?: UnixListener;
   private socketPath?: string;
   private nextId = 1;
   private nextConn = 1;
@@ -172,8 +171,8 @@ export class BgpSubsystem implements Subsystem {
     }
     for (const c of this.conns.values()) c.sock.destroy();
     this.conns.clear();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    if (this.socketPath) await unlink(this.socketPath).catch(() => {});
+    await this.listener?.close();
+    this.listener = undefined;
   }
 
   status(): unknown {
@@ -295,8 +294,8 @@ export class BgpSubsystem implements Subsystem {
       };
       this.entries.set(intent.key, e);
       this.log.info(
-        { prefix: intent.prefix, state: d.state, reasons: d.reasons, command },
-        'announcement changed',
+        { event: 'bgp_announcement', prefix: intent.prefix, state: d.state, reasons: d.reasons, command },
+        `announcement ${intent.prefix}: ${d.state}`,
       );
       for (const c of this.conns.values()) if (c.ready) this.sendEntry(c, e);
     }
@@ -311,7 +310,10 @@ export class BgpSubsystem implements Subsystem {
         acks: new Map(),
         lastSentId: new Map(),
       };
-      this.log.info({ prefix: e.intent.prefix }, 'announcement removed from config; withdrawing');
+      this.log.info(
+        { event: 'bgp_withdraw', prefix: e.intent.prefix },
+        `announcement ${e.intent.prefix} removed from config; withdrawing`,
+      );
       for (const c of this.conns.values()) if (c.ready) this.sendEntry(c, w);
     }
     this.publishFacts();
@@ -358,29 +360,17 @@ export class BgpSubsystem implements Subsystem {
   // ---------- bridge socket ----------
 
   private async listen(path: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-    await unlink(path).catch(() => {});
-    const server = createServer((sock) => this.accept(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err) =>
-        reject(new Error(`bgp bridge socket ${path}: ${(err as Error).message}`)),
-      );
-      server.listen(path, () => resolve());
-    });
     // Same access as the control socket: Debian runs ExaBGP (and so the bridge) as user
-    // `exabgp`, which must be in control.group to connect (docs/bgp.md).
+    // `exabgp`, which must be in control.group to connect (docs/bgp.md). A live socket (another
+    // agent's) or a non-socket file at the path is refused, never unlinked (agent/lib/unix-socket.ts).
     const ctl = this.cfg?.control;
-    await chmod(path, Number.parseInt(ctl?.mode ?? '0600', 8));
-    if (ctl?.group) {
-      const gid = await lookupGid(ctl.group);
-      if (gid !== undefined) await chown(path, process.getuid?.() ?? 0, gid);
-      else
-        this.log.warn(
-          { group: ctl.group },
-          'bridge socket group not found; socket left with the default group',
-        );
-    }
-    this.server = server;
+    this.listener = await listenUnix(path, {
+      what: 'ExaBGP bridge socket',
+      mode: ctl?.mode ?? '0600',
+      group: ctl?.group,
+      log: this.log,
+    });
+    this.listener.server.on('connection', (sock) => this.accept(sock));
     this.log.info({ path }, 'ExaBGP bridge socket listening');
   }
 
@@ -546,14 +536,4 @@ async function defaultLoadSource(metric: 'cpu' | 'connections'): Promise<number 
   if (metric === 'cpu') return (await si.currentLoad()).currentLoad;
   const conns = await si.networkConnections();
   return conns.filter((c) => c.state === 'ESTABLISHED').length;
-}
-
-async function lookupGid(group: string): Promise<number | undefined> {
-  if (/^\d+$/.test(group)) return Number(group);
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group) return Number(gid);
-  }
-  return undefined;
 }

@@ -213,7 +213,7 @@ export class DrainSubsystem implements Subsystem {
         ? backends.drain(service, address, port)
         : backends.undrain(service, address, port);
       this.log.info(
-        { event: drained ? 'backend-drain' : 'backend-undrain', service, address, port },
+        { event: drained ? 'backend_drain' : 'backend_undrain', service, address, port },
         'backend drain changed',
       );
       return { service, address, port, drained, fact: fact ?? null };
@@ -276,7 +276,10 @@ export class DrainSubsystem implements Subsystem {
     let next = drainState(text, Date.now());
     if (next.expired) {
       this.counters.expiries++;
-      this.log.info({ file: m.disableFile, record: next.record }, 'drain expired; removing the disable file');
+      this.log.info(
+        { event: 'drain_expired', file: m.disableFile, record: next.record },
+        'drain expired; removing the disable file',
+      );
       try {
         // Remove only the file we judged; a new drain written meanwhile has another expiry.
         if (readOrNull(m.disableFile) === text) {
@@ -303,7 +306,12 @@ export class DrainSubsystem implements Subsystem {
         this.connectionsAtStart = undefined;
       }
       this.log.info(
-        { drained: next.drained, reason: drainReason(next), source },
+        {
+          event: next.drained ? 'host_drained' : 'host_undrained',
+          drained: next.drained,
+          reason: drainReason(next),
+          source,
+        },
         next.drained ? 'host drained' : 'host undrained',
       );
     }

@@ -54,7 +54,7 @@ export async function waitForDrain(
     else {
       // Plain lines only when something other than the clock changed.
       const key = line.replace(/^\[[^\]]*\] /, '');
-      if (key !== lastLine) ctx.out(line);
+      if (key !== lastLine) ctx.progress(line);
       lastLine = key;
     }
     if (last.done) break;
@@ -64,8 +64,12 @@ export async function waitForDrain(
   if (tty) process.stderr.write('\n');
   if (ctx.json) ctx.out(JSON.stringify(last));
   if (last?.done) return 0;
-  process.stderr.write(`lbctl: drain not complete after ${Math.round(timeoutMs / 1000)}s; left:\n`);
-  for (const l of last?.left ?? []) process.stderr.write(`  ${l}\n`);
+  ctx.fail(
+    'timeout',
+    `drain not complete after ${Math.round(timeoutMs / 1000)}s; left:`,
+    1,
+    last?.left ?? [],
+  );
   return 1;
 }
 
@@ -98,8 +102,7 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
             err instanceof AgentError &&
             (err.error.details as { needForce?: boolean } | undefined)?.needForce
           ) {
-            process.stderr.write(`lbctl: ${err.message}\n`);
-            process.exitCode = 1;
+            c.fail(err.error.code, err.message, 1, err.error.details);
             return;
           }
           throw err;
