@@ -8,9 +8,6 @@
 // /run/systemd/journal/socket): it keeps one writer, pino's own, with its flush-on-exit and
 // ordering, needs no FFI, and is ignored by nothing else because it is only added when the
 // stream is the journal's.
-//
-// Levels: pino children copy their parent's level when created, so `lbctl log-level` goes
-// through setLogLevel(), which also sets every child made since (drain, bgp, ...).
 import { fstatSync } from 'node:fs';
 import { type Logger, pino } from 'pino';
 
@@ -41,39 +38,18 @@ export function stdoutIsJournal(env: NodeJS.ProcessEnv = process.env, fd = 1): b
   }
 }
 
-const descendants = new WeakMap<Logger, Set<WeakRef<Logger>>>();
-
 export function createLogger(level: string, opts: { pretty?: boolean; journal?: boolean } = {}): Logger {
   const pretty = opts.pretty ?? process.stdout.isTTY;
   const journal = !pretty && (opts.journal ?? stdoutIsJournal());
-  const children = new Set<WeakRef<Logger>>();
-  const log = pino({
+  return pino({
     level,
     base: { svc: 'lbagent' },
     timestamp: pino.stdTimeFunctions.isoTime,
-    // Called for children of children too (they inherit the option).
-    onChild: (child) => {
-      children.add(new WeakRef(child));
-    },
     ...(journal ? { hooks: { streamWrite: withPriorityPrefix } } : {}),
     ...(pretty
       ? { transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }
       : {}),
   });
-  descendants.set(log, children);
-  return log;
-}
-
-/** Sets the level of a logger made by createLogger and of every child logger made from it. */
-export function setLogLevel(log: Logger, level: string): void {
-  log.level = level;
-  const children = descendants.get(log);
-  if (!children) return;
-  for (const ref of children) {
-    const child = ref.deref();
-    if (child) child.level = level;
-    else children.delete(ref);
-  }
 }
 
 /**

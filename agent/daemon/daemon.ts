@@ -14,7 +14,6 @@ import type { Config } from '../config/schema.js';
 import { LOG_LEVELS } from '../control/protocol.js';
 import { ControlFailure, ControlServer } from '../control/server.js';
 import { type Clock, systemClock, type Timer } from '../lib/clock.js';
-import { setLogLevel } from '../log.js';
 import { VERSION } from '../version.js';
 import { ConfigWatch } from './config-watch.js';
 import { Facts, factKey } from './facts.js';
@@ -115,7 +114,7 @@ export class Daemon implements DaemonView {
           'took over the lock of a dead agent',
         );
     }
-    setLogLevel(this.opts.log, cfg.log.level);
+    this.opts.log.level = cfg.log.level;
     const ctx: SubsystemContext = {
       log: this.opts.log,
       clock: this.opts.clock ?? systemClock,
@@ -200,7 +199,7 @@ export class Daemon implements DaemonView {
       ) {
         this.startWatch(next.config);
       }
-      setLogLevel(this.opts.log, next.config.log.level);
+      this.opts.log.level = next.config.log.level;
       const failures: string[] = [];
       for (const s of this.subsystems) {
         try {
@@ -369,7 +368,7 @@ export class Daemon implements DaemonView {
         throw new ControlFailure(`level must be one of ${levels.join(', ')}`, undefined, 'invalid_params');
       }
       const from = this.opts.log.level;
-      setLogLevel(this.opts.log, level);
+      this.opts.log.level = level;
       this.opts.log.info({ event: 'log_level', from, to: level }, 'log level changed');
       return { level, from };
     });

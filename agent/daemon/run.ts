@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError, formatIssue } from '../config/load.js';
 import { SocketPathError } from '../lib/unix-socket.js';
-import { createLogger, flushLog, setLogLevel } from '../log.js';
+import { createLogger, flushLog } from '../log.js';
 import { Daemon } from './daemon.js';
 import { InstanceLocked } from './instance-lock.js';
 import { notifier } from './sdnotify.js';
@@ -47,7 +47,7 @@ export async function runDaemon(opts: { configPath: string; logLevel?: string })
   });
   try {
     await daemon.start();
-    if (opts.logLevel) setLogLevel(log, opts.logLevel);
+    if (opts.logLevel) log.level = opts.logLevel;
   } catch (err) {
     if (err instanceof ConfigError) {
       log.fatal({ event: 'start_failed', errors: err.issues }, `invalid config ${err.source}`);

@@ -19,10 +19,19 @@ const VERB: Record<KernelOp['op'], [string, string]> = {
   'del-route': ['removed', 'route'],
 };
 
+/** An object key in `ip` words: "lo|192.0.2.10/32" -> "192.0.2.10/32 dev lo",
+ * "254|198.51.100.0/24|0" -> "198.51.100.0/24 table 254 metric 0". */
+export function describeKey(kind: string, key: string): string {
+  const f = key.split('|');
+  if (kind === 'address' && f.length === 2) return `${f[1]} dev ${f[0]}`;
+  if (kind === 'route' && f.length === 3) return `${f[1]} table ${f[0]} metric ${f[2]}`;
+  return key;
+}
+
 /** "added address 192.0.2.10/32 dev lo" for an op. */
 export function describeKernelOp(op: KernelOp): string {
   const [verb, kind] = VERB[op.op];
-  return `${verb} ${kind} ${op.key}`;
+  return `${verb} ${kind} ${describeKey(kind, op.key)}`;
 }
 
 /** Logs the ops the kernel accepted (not those in `failed`: they get their own warn line). */
@@ -38,7 +47,14 @@ export function logKernelChanges(log: Logger, reason: string, ops: KernelOp[], f
     logged++;
     const [, kind] = VERB[op.op];
     log.info(
-      { event: 'kernel_change', op: op.op, kind, object: op.key, reason, source: op.source },
+      {
+        event: 'kernel_change',
+        op: op.op,
+        kind,
+        object: describeKey(kind, op.key),
+        reason,
+        source: op.source,
+      },
       `kernel: ${describeKernelOp(op)}`,
     );
   }

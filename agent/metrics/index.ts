@@ -12,7 +12,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, type LabelValues, Reg
 import type { Config } from '../config/schema.js';
 import type { MetricsSink, Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import { VERSION } from '../version.js';
-import { startMetricsServer } from './server.js';
+import { closeMetricsServer, startMetricsServer } from './server.js';
 
 export type StatusSource = () => Record<string, unknown>;
 export type MetricsCollector = (m: AgentMetrics, status: Record<string, unknown>) => void;
@@ -260,7 +260,7 @@ export class MetricsSubsystem implements Subsystem {
     const s = this.server;
     this.server = undefined;
     this.listen = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await closeMetricsServer(s);
   }
 
   async stop(): Promise<void> {
