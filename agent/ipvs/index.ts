@@ -191,7 +191,11 @@ export class IpvsSubsystem implements Subsystem {
     return {
       available: !!this.sock,
       reason: this.reason,
-      summary: this.sock ? `${owned} service(s)` : `unavailable${this.reason ? ` (${this.reason})` : ''}`,
+      summary: this.sock
+        ? `${owned} service(s)`
+        : configured
+          ? 'unavailable'
+          : 'unavailable, none configured',
       degraded:
         !this.sock && configured > 0
           ? `IPVS unavailable, ${configured} service(s) not programmed${this.reason ? `: ${this.reason}` : ''}`

@@ -95,8 +95,8 @@ if echo "$errs" | grep -q '"level":30'; then bad "info lines at priority err"; e
 
 # STATUS= follows a drain, not only reloads.
 lbctl drain -r e2e-status >/dev/null 2>&1
-for _ in $(seq 1 50); do prop StatusText | grep -q 'DRAINED (e2e-status)' && break; sleep 0.2; done
-if prop StatusText | grep -q 'DRAINED (e2e-status)'; then ok "STATUS= after lbctl drain: $(prop StatusText)"; else bad "StatusText after drain: $(prop StatusText)"; fi
+for _ in $(seq 1 50); do prop StatusText | grep -q '^DRAINED (e2e-status' && break; sleep 0.2; done
+if prop StatusText | grep -q '^DRAINED (e2e-status'; then ok "STATUS= after lbctl drain: $(prop StatusText)"; else bad "StatusText after drain: $(prop StatusText)"; fi
 lbctl undrain >/dev/null 2>&1
 if ip route show proto lbagent >/dev/null 2>&1; then ok "ip route show proto lbagent (name file installed)"; else bad "ip route show proto lbagent: $(ip route show proto lbagent 2>&1)"; fi
 
