@@ -17,7 +17,7 @@ import { type Clock, systemClock, type Timer } from '../lib/clock.js';
 import { VERSION } from '../version.js';
 import { ConfigWatch } from './config-watch.js';
 import { Facts, factKey } from './facts.js';
-import { acquireInstanceLock, type InstanceLock } from './instance-lock.js';
+import { acquireInstanceLock, acquireNamespaceGuard, type InstanceLock } from './instance-lock.js';
 import { statusLine } from './status-line.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
@@ -62,6 +62,7 @@ export class Daemon implements DaemonView {
   /** Subsystems whose start() was called: stop() stops only these. */
   private started: Subsystem[] = [];
   private lock?: InstanceLock;
+  private nsGuard?: { close(): void };
   private startedAt = Date.now();
   private reloads = {
     ok: 0,
@@ -114,6 +115,7 @@ export class Daemon implements DaemonView {
           'took over the lock of a dead agent',
         );
     }
+    this.nsGuard = await acquireNamespaceGuard(cfg.kernel.routeProtocol);
     this.opts.log.level = cfg.log.level;
     const ctx: SubsystemContext = {
       log: this.opts.log,
@@ -262,6 +264,8 @@ export class Daemon implements DaemonView {
       }
     }
     await this.control.close();
+    this.nsGuard?.close();
+    this.nsGuard = undefined;
     this.lock?.release();
     this.lock = undefined;
   }

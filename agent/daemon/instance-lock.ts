@@ -6,8 +6,11 @@
 // The lock is on a file, so it holds across network namespaces: two agents in different
 // namespaces that share a runtime directory are refused just the same (they would share the
 // control socket, the ExaBGP bridge socket and the state files). Agents meant to run side by side
-// in separate namespaces each need their own control.socket directory.
+// in separate namespaces each need their own control.socket directory. Within one namespace a
+// second guard (acquireNamespaceGuard, below) refuses two agents with the same route protocol
+// whatever their runtime directories.
 import { closeSync, constants, ftruncateSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
 import { join } from 'node:path';
 import { errnoCode, loadLibc } from '../lib/libc.js';
 
@@ -74,4 +77,63 @@ export function acquireInstanceLock(runtimeDir: string, pid = process.pid): Inst
     // lock a new inode while a second still waits on the old one.
     release: () => closeSync(fd),
   };
+}
+
+/**
+ * The second guard, per network namespace: agents that share a namespace and a route protocol
+ * would delete each other's routes and addresses (each takes the other's for stale ones it owns),
+ * even with separate runtime directories. An abstract unix socket named after the protocol is
+ * bound in the namespace the agent runs in; the kernel frees the name when the process dies, and
+ * the holder answers a connect with its PID so the refused one can name it.
+ */
+export class NamespaceTaken extends Error {
+  constructor(
+    readonly routeProtocol: number,
+    readonly holderPid: number | undefined,
+  ) {
+    super(
+      `another lbagent (${holderPid ? `pid ${holderPid}` : 'pid unknown'}) manages route protocol ${routeProtocol} in this network namespace; not starting a second one (give each agent its own kernel.routeProtocol)`,
+    );
+  }
+}
+
+export function namespaceGuardName(routeProtocol: number): string {
+  return `\0lbagent/route-protocol/${routeProtocol}`;
+}
+
+export async function acquireNamespaceGuard(
+  routeProtocol: number,
+  pid = process.pid,
+): Promise<{ close(): void }> {
+  const name = namespaceGuardName(routeProtocol);
+  const server = createServer((sock) => {
+    sock.on('error', () => {});
+    sock.end(`${pid}\n`);
+  });
+  server.unref(); // never what keeps the agent alive
+  const bound = await new Promise<NodeJS.ErrnoException | null>((resolve) => {
+    server.once('error', (err) => resolve(err as NodeJS.ErrnoException));
+    server.listen(name, () => resolve(null));
+  });
+  if (!bound) return { close: () => server.close() };
+  if (bound.code !== 'EADDRINUSE') throw bound;
+  throw new NamespaceTaken(routeProtocol, await askHolderPid(name));
+}
+
+function askHolderPid(name: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let text = '';
+    const sock = createConnection(name);
+    const timer = setTimeout(() => sock.destroy(), 2000);
+    sock.setEncoding('utf8');
+    sock.on('data', (d: string) => {
+      text += d;
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const m = /^(\d+)/.exec(text);
+      resolve(m ? Number(m[1]) : undefined);
+    });
+    sock.on('error', () => {});
+  });
 }

@@ -5,7 +5,7 @@ import { ConfigError, formatIssue } from '../config/load.js';
 import { SocketPathError } from '../lib/unix-socket.js';
 import { createLogger, flushLog } from '../log.js';
 import { Daemon } from './daemon.js';
-import { InstanceLocked } from './instance-lock.js';
+import { InstanceLocked, NamespaceTaken } from './instance-lock.js';
 import { notifier } from './sdnotify.js';
 import { buildSubsystems } from './wiring.js';
 
@@ -52,9 +52,16 @@ export async function runDaemon(opts: { configPath: string; logLevel?: string })
     if (err instanceof ConfigError) {
       log.fatal({ event: 'start_failed', errors: err.issues }, `invalid config ${err.source}`);
       for (const i of err.issues) process.stderr.write(`lbagent: ${err.source}: ${formatIssue(i)}\n`);
-    } else if (err instanceof InstanceLocked || err instanceof SocketPathError) {
+    } else if (
+      err instanceof InstanceLocked ||
+      err instanceof NamespaceTaken ||
+      err instanceof SocketPathError
+    ) {
       // Nothing was touched: the running agent keeps its sockets and its kernel state.
-      log.fatal({ event: 'start_refused', holderPid: (err as InstanceLocked).holderPid }, err.message);
+      log.fatal(
+        { event: 'start_refused', holderPid: (err as InstanceLocked | NamespaceTaken).holderPid },
+        err.message,
+      );
       process.stderr.write(`lbagent: ${err.message}\n`);
     } else {
       log.fatal({ event: 'start_failed', err }, `start failed: ${(err as Error).message}`);

@@ -63,6 +63,17 @@ describe('lbctl and lbagent contracts', { skip: !isRoot() && 'needs root' }, () 
       assert.equal(failed.stdout, '');
       assert.equal(jsonError(failed.stderr).exit, 1);
 
+      // A file the loader trips on (an alias bomb) is one line naming it, not a stack trace.
+      const bomb = join(dir, 'bomb.yaml');
+      const levels = ['a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+      for (const [i, n] of [...'bcdefghi'].entries())
+        levels.push(`${n}: &${n} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`);
+      writeFileSync(bomb, `${levels.join('\n')}\n`);
+      const cc = await nsRun(ns, [process.execPath, agentBin, 'check-config', bomb]);
+      assert.equal(cc.code, 1);
+      assert.equal(cc.stderr.trim().split('\n').length, 1, cc.stderr);
+      assert.match(cc.stderr, new RegExp(`^${bomb}: `));
+
       const bogus = await nsRun(ns, [process.execPath, agentBin, 'bogus']);
       assert.equal(bogus.code, 2, bogus.stderr);
       assert.match(bogus.stderr, /unknown command 'bogus'/);

@@ -100,6 +100,37 @@ bgp:
     }
   });
 
+  it('in one namespace, a second agent with the same route protocol is refused even with its own runtime dir', async () => {
+    const cfgA = join(dir, 'a.yaml');
+    const sockA = join(dir, 'runa', 'lbagent.sock');
+    writeFileSync(cfgA, config(sockA));
+    const a = await startAgent(ns, cfgA, sockA);
+    try {
+      const cfgB = join(dir, 'b.yaml');
+      const sockB = join(dir, 'runb', 'lbagent.sock');
+      writeFileSync(cfgB, config(sockB).replace('name: one', 'name: two'));
+      const b = await nsRun(ns, [process.execPath, agentBin, 'run', '-c', cfgB], { timeoutMs: 30_000 });
+      assert.equal(b.code, 1, b.stdout + b.stderr);
+      assert.match(
+        b.stderr,
+        new RegExp(
+          `another lbagent \\(pid ${a.child.pid}\\) manages route protocol 199 in this network namespace`,
+        ),
+      );
+      assert.ok(!existsSync(sockB), 'the refused agent opened no socket');
+      // Another route protocol is another owner: both may run.
+      writeFileSync(cfgB, `${config(sockB).replace('name: one', 'name: two')}kernel: {routeProtocol: 198}\n`);
+      const c = await startAgent(ns, cfgB, sockB);
+      await stopChild(c.child, 'SIGTERM', 10_000);
+      // In another namespace the same protocol is another kernel's: an agent with 199 runs there.
+      writeFileSync(cfgB, config(sockB).replace('name: one', 'name: two'));
+      const d = await startAgent(other, cfgB, sockB);
+      await stopChild(d.child, 'SIGTERM', 10_000);
+    } finally {
+      await stopChild(a.child, 'SIGTERM', 10_000);
+    }
+  });
+
   it('refuses a control.socket path that is a regular file or a FIFO, and leaves it alone', async () => {
     for (const kind of ['file', 'fifo'] as const) {
       const victim = join(dir, `victim-${kind}`);
