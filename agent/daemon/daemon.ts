@@ -233,7 +233,7 @@ export class Daemon implements DaemonView {
       this.opts.onReloading?.();
       this.reloadsRunning++;
       const r = await run().finally(() => this.reloadsRunning--);
-      this.lastStatusLine = r.ok ? this.summaryLine() : `reload failed: ${r.message}`;
+      this.lastStatusLine = this.summaryLine();
       this.opts.onReady?.(this.lastStatusLine);
       return r;
     };
@@ -305,7 +305,7 @@ export class Daemon implements DaemonView {
         subsystems[s.name] = { summary: `status failed: ${(err as Error).message}` };
       }
     }
-    return statusLine(subsystems, this.facts.get(factKey.drain));
+    return statusLine(subsystems, this.facts.get(factKey.drain), this.reloads.last);
   }
 
   private scheduleStatusRefresh(): void {
