@@ -71,9 +71,11 @@ export function drainReason(s: DrainState): string | undefined {
   if (!s.drained) return undefined;
   const r = s.record;
   if (!r) return undefined;
-  const parts = [r.reason, r.who ? `by ${r.who}` : undefined, r.owner ? `(owner ${r.owner})` : undefined].filter(
-    Boolean,
-  );
+  const parts = [
+    r.reason,
+    r.who ? `by ${r.who}` : undefined,
+    r.owner ? `(owner ${r.owner})` : undefined,
+  ].filter(Boolean);
   return parts.length ? parts.join(' ') : undefined;
 }
 

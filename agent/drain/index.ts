@@ -98,7 +98,10 @@ export class DrainSubsystem implements Subsystem {
       },
       (dir, message) => {
         this.counters.watchErrors++;
-        this.log.warn({ event: 'drain_watch_failed', dir, err: message }, 'watch failed; re-arming, polling meanwhile');
+        this.log.warn(
+          { event: 'drain_watch_failed', dir, err: message },
+          'watch failed; re-arming, polling meanwhile',
+        );
       },
     );
   }
@@ -405,7 +408,8 @@ export class DrainSubsystem implements Subsystem {
       try {
         // Remove only the file we judged; a new drain written meanwhile has another expiry.
         const again = await probePath(m.disableFile);
-        if (again.present && snap.present && again.identity === snap.identity) await unlinkDurable(m.disableFile);
+        if (again.present && snap.present && again.identity === snap.identity)
+          await unlinkDurable(m.disableFile);
       } catch (err) {
         this.log.warn(
           { err: (err as Error).message },

@@ -14,7 +14,7 @@ export interface VrrpInstanceView {
 
 export interface DrainInputs {
   drained: boolean;
-  bgp?: { total: number; settled: number; pending: string[] };
+  bgp?: { total: number; settled: number; pending: string[]; notes?: string[] };
   vrrp?: VrrpInstanceView[];
   /** IPVS active connections on this host; undefined when there is no IPVS subsystem. */
   activeConnections?: number;
@@ -44,6 +44,8 @@ export interface DrainProgress {
   stages: DrainStage[];
   /** What is still left, one line each (empty when done). */
   left: string[];
+  /** Worth knowing although done (an announcement that never was on the wire). */
+  notes: string[];
 }
 
 export function drainProgress(i: DrainInputs): DrainProgress {
@@ -52,7 +54,10 @@ export function drainProgress(i: DrainInputs): DrainProgress {
   stages.push({
     name: 'announcements',
     done: b.settled >= b.total,
-    detail: b.total === 0 ? 'none configured' : `${b.settled}/${b.total} acked`,
+    detail:
+      b.total === 0
+        ? 'none configured'
+        : `${b.settled}/${b.total} acked${b.notes?.length ? `, ${b.notes.length} never on the wire` : ''}`,
   });
   const v = i.vrrp ?? [];
   const masters = v.filter((x) => x.master);
@@ -82,7 +87,14 @@ export function drainProgress(i: DrainInputs): DrainProgress {
   if (!i.drained) left.push('host is not drained (disable file absent)');
   for (const s of stages) if (!s.done) left.push(`${s.name}: ${s.detail}`);
   if (!stages[0].done) left.push(...b.pending.map((p) => `  ${p}`));
-  return { drained: i.drained, done: i.drained && stages.every((s) => s.done), stages, left };
+  return {
+    drained: i.drained,
+    done: i.drained && stages.every((s) => s.done),
+    stages,
+    left,
+    // Counted as drained (nothing there attracts traffic), but never silently.
+    notes: b.notes ?? [],
+  };
 }
 
 /**

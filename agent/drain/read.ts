@@ -79,13 +79,15 @@ export async function probePath(path: string): Promise<FileSnapshot> {
 export async function readSnapshot(path: string, previous?: FileSnapshot): Promise<FileSnapshot> {
   const probe = await probePath(path);
   if (!probe.present) return probe;
-  if (probe.kind !== 'file') return { ...probe, unread: probe.unread ?? `a ${probe.kind}, not a regular file` };
+  if (probe.kind !== 'file')
+    return { ...probe, unread: probe.unread ?? `a ${probe.kind}, not a regular file` };
   if (previous?.present && previous.identity === probe.identity) return previous;
   let fh: Awaited<ReturnType<typeof open>> | undefined;
   try {
     fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
     const st = await fh.stat();
-    if (!st.isFile()) return { present: true, kind: kindOf(st), identity: identityOf(st), unread: 'replaced while read' };
+    if (!st.isFile())
+      return { present: true, kind: kindOf(st), identity: identityOf(st), unread: 'replaced while read' };
     const buf = Buffer.alloc(Math.min(MAX_READ, Math.max(0, st.size)));
     const { bytesRead } = buf.length ? await fh.read(buf, 0, buf.length, 0) : { bytesRead: 0 };
     return {
@@ -99,7 +101,12 @@ export async function readSnapshot(path: string, previous?: FileSnapshot): Promi
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     if (ABSENT.has(code)) return { present: false };
     // ELOOP: a symlink swapped in after lstat (O_NOFOLLOW); EACCES: not ours to read. Present.
-    return { present: true, kind: code === 'ELOOP' ? 'symlink' : 'other', identity: `error:${code}`, unread: code };
+    return {
+      present: true,
+      kind: code === 'ELOOP' ? 'symlink' : 'other',
+      identity: `error:${code}`,
+      unread: code,
+    };
   } finally {
     await fh?.close().catch(() => {});
   }

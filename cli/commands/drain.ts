@@ -70,6 +70,7 @@ export async function waitForDrain(
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(1, timeoutMs - elapsed))));
   }
   if (tty) process.stderr.write('\n');
+  for (const n of last?.notes ?? []) process.stderr.write(`lbctl: note: ${n}\n`);
   if (ctx.json) ctx.out(JSON.stringify(last));
   if (last?.done) return 0;
   process.stderr.write(`lbctl: drain not complete after ${Math.round(timeoutMs / 1000)}s; left:\n`);
@@ -156,7 +157,10 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
       try {
         r = (await c.call('drain.clear', { owner: o.owner, force: Boolean(o.force) })) as typeof r;
       } catch (err) {
-        if (err instanceof AgentError && (err.error.details as { drainedBy?: unknown } | undefined)?.drainedBy) {
+        if (
+          err instanceof AgentError &&
+          (err.error.details as { drainedBy?: unknown } | undefined)?.drainedBy
+        ) {
           refused(c, err);
           return;
         }

@@ -20,7 +20,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { captureOutput, createNetns, destroyNetns, isRoot, type Netns, stopChild, uniq, waitFor } from '../../lib/netns.js';
+import {
+  captureOutput,
+  createNetns,
+  destroyNetns,
+  isRoot,
+  type Netns,
+  stopChild,
+  uniq,
+  waitFor,
+} from '../../lib/netns.js';
 
 const run = promisify(execFile);
 const dist = join(import.meta.dirname, '..', '..', '..');
@@ -34,7 +43,10 @@ interface Res {
   stderr: string;
 }
 
-describe('disable file: hostile paths with the real daemon', { skip: !isRoot() && 'needs root', timeout: 240_000 }, () => {
+describe('disable file: hostile paths with the real daemon', {
+  skip: !isRoot() && 'needs root',
+  timeout: 240_000,
+}, () => {
   let ns: Netns;
   let dir: string;
   let agent: ChildProcess | undefined;
@@ -46,13 +58,21 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
   // Every call is bounded: an agent blocked in open() on a FIFO shows up as a timeout here.
   const lbctl = async (...args: string[]): Promise<Res> => {
     try {
-      const r = await run('ip', ['netns', 'exec', ns.name, process.execPath, lbctlBin, '-s', sock(), ...args], {
-        timeout: 8_000,
-      });
+      const r = await run(
+        'ip',
+        ['netns', 'exec', ns.name, process.execPath, lbctlBin, '-s', sock(), ...args],
+        {
+          timeout: 8_000,
+        },
+      );
       return { code: 0, stdout: r.stdout, stderr: r.stderr };
     } catch (err) {
       const e = err as { code: number | string; stdout: string; stderr: string; killed?: boolean };
-      return { code: e.killed ? -1 : Number(e.code), stdout: e.stdout, stderr: e.killed ? 'lbctl timed out' : e.stderr };
+      return {
+        code: e.killed ? -1 : Number(e.code),
+        stdout: e.stdout,
+        stderr: e.killed ? 'lbctl timed out' : e.stderr,
+      };
     }
   };
   const status = async () => {
@@ -73,7 +93,14 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
   };
 
   const startAgent = async (argvPrefix: string[] = []) => {
-    agent = ns.spawn([...argvPrefix, process.execPath, agentBin, 'run', '--config', join(dir, 'lbagent.yaml')]);
+    agent = ns.spawn([
+      ...argvPrefix,
+      process.execPath,
+      agentBin,
+      'run',
+      '--config',
+      join(dir, 'lbagent.yaml'),
+    ]);
     out = captureOutput(agent);
     await waitFor(() => out?.text().includes('lbagent running'), {
       timeoutMs: 20_000,
@@ -114,7 +141,10 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
     unlinkSync(file());
     await waitFor(async () => !(await status()).drain.drained, { timeoutMs: 5_000, what: 'undrained' });
     execFileSync('mkfifo', [file()]);
-    await waitFor(async () => (await status()).drain.drained, { timeoutMs: 5_000, what: 'drained by the FIFO' });
+    await waitFor(async () => (await status()).drain.drained, {
+      timeoutMs: 5_000,
+      what: 'drained by the FIFO',
+    });
     for (let i = 0; i < 3; i++) assert.equal((await lbctl('status')).code, 0);
     unlinkSync(file());
   });
@@ -123,7 +153,10 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
     const secret = join(dir, 'shadow');
     writeFileSync(secret, 'root:$6$topsecrethash:19000:0:99999:7:::\n', { mode: 0o600 });
     symlinkSync(secret, file());
-    await waitFor(async () => (await status()).drain.drained, { timeoutMs: 5_000, what: 'drained by the symlink' });
+    await waitFor(async () => (await status()).drain.drained, {
+      timeoutMs: 5_000,
+      what: 'drained by the symlink',
+    });
     const st = await lbctl('status', '--json');
     assert.doesNotMatch(st.stdout, /topsecrethash/);
     assert.doesNotMatch((await lbctl('status')).stdout, /topsecrethash/);
@@ -133,7 +166,10 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
 
   it('a 100 MB disable file is read once (4 KiB), not on every poll', async () => {
     await stopAgent();
-    writeFileSync(join(dir, 'lbagent.yaml'), readFileSync(join(dir, 'lbagent.yaml'), 'utf8').replace('10m', '200ms'));
+    writeFileSync(
+      join(dir, 'lbagent.yaml'),
+      readFileSync(join(dir, 'lbagent.yaml'), 'utf8').replace('10m', '200ms'),
+    );
     writeFileSync(file(), 'reason: big\n');
     truncateSync(file(), 100 * 1024 * 1024);
     await startAgent();
@@ -146,7 +182,10 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
     assert.equal(st.subsystems.drain.counters.fileReads, 1, 'one read for an unchanged file');
     unlinkSync(file());
     await stopAgent();
-    writeFileSync(join(dir, 'lbagent.yaml'), readFileSync(join(dir, 'lbagent.yaml'), 'utf8').replace('200ms', '10m'));
+    writeFileSync(
+      join(dir, 'lbagent.yaml'),
+      readFileSync(join(dir, 'lbagent.yaml'), 'utf8').replace('200ms', '10m'),
+    );
     await startAgent();
   });
 
@@ -175,11 +214,19 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
   it('lbctl drain on a directory at the path leaves no temporary file and does not undrain', async () => {
     mkdirSync(join(file(), 'sub'), { recursive: true });
     await lbctl('drain', '--reason', 'test');
-    assert.deepEqual(readdirSync(lbDir()).filter((n) => n !== 'disable'), [], 'no temp file left');
+    assert.deepEqual(
+      readdirSync(lbDir()).filter((n) => n !== 'disable'),
+      [],
+      'no temp file left',
+    );
     const r = await lbctl('drain', '--owner', 'ansible', '--reason', 'test');
     assert.equal(r.code, 1, r.stdout + r.stderr);
     assert.match(r.stderr, /already drained by someone else/);
-    assert.deepEqual(readdirSync(lbDir()).filter((n) => n !== 'disable'), [], 'no temp file left');
+    assert.deepEqual(
+      readdirSync(lbDir()).filter((n) => n !== 'disable'),
+      [],
+      'no temp file left',
+    );
     assert.ok(existsSync(join(file(), 'sub')), 'the directory is untouched');
     rmSync(file(), { recursive: true });
     await waitFor(async () => !(await status()).drain.drained, { timeoutMs: 5_000, what: 'undrained' });
@@ -190,7 +237,10 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
     await waitFor(async () => (await status()).drain.drained, { timeoutMs: 5_000, what: 'hand drain' });
     let r = await lbctl('drain', '--owner', 'ansible', '--reason', 'upgrade');
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /drained by someone else \(no owner.*reason: bad NIC, do not undrain \(OPS-123\)\)/);
+    assert.match(
+      r.stderr,
+      /drained by someone else \(no owner.*reason: bad NIC, do not undrain \(OPS-123\)\)/,
+    );
     assert.equal(readFileSync(file(), 'utf8'), 'bad NIC, do not undrain (OPS-123)\n');
     r = await lbctl('undrain', '--owner', 'ansible');
     assert.equal(r.code, 1);
@@ -222,20 +272,39 @@ describe('disable file: hostile paths with the real daemon', { skip: !isRoot() &
   }, async () => {
     await stopAgent();
     const trace = join(dir, 'strace.log');
-    await startAgent(['strace', '-f', '-qq', '-e', 'trace=openat,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat', '-o', trace]);
+    await startAgent([
+      'strace',
+      '-f',
+      '-qq',
+      '-e',
+      'trace=openat,fsync,fdatasync,rename,renameat,renameat2,unlink,unlinkat',
+      '-o',
+      trace,
+    ]);
     const r = await lbctl('drain', '--reason', 'durable');
     assert.equal(r.code, 0, r.stderr);
     const lines = readFileSync(trace, 'utf8').split('\n');
     const rn = lines.findIndex((l) => /rename\w*\(.*\.tmp".*disable"/.test(l));
     assert.ok(rn > 0, `rename of a temp file over the disable file:\n${lines.slice(-40).join('\n')}`);
-    assert.ok(lines.slice(0, rn).some((l) => /fsync|fdatasync/.test(l)), 'file fsync before the rename');
-    assert.ok(lines.slice(rn).some((l) => /fsync|fdatasync/.test(l)), 'directory fsync after the rename');
+    assert.ok(
+      lines.slice(0, rn).some((l) => /fsync|fdatasync/.test(l)),
+      'file fsync before the rename',
+    );
+    assert.ok(
+      lines.slice(rn).some((l) => /fsync|fdatasync/.test(l)),
+      'directory fsync after the rename',
+    );
     const un0 = lines.length;
     assert.equal((await lbctl('undrain')).code, 0);
-    const after1 = readFileSync(trace, 'utf8').split('\n').slice(un0 - 1);
+    const after1 = readFileSync(trace, 'utf8')
+      .split('\n')
+      .slice(un0 - 1);
     const ul = after1.findIndex((l) => /unlink\w*\(.*disable"/.test(l));
     assert.ok(ul >= 0, 'the disable file is unlinked');
-    assert.ok(after1.slice(ul).some((l) => /fsync|fdatasync/.test(l)), 'directory fsync after the unlink');
+    assert.ok(
+      after1.slice(ul).some((l) => /fsync|fdatasync/.test(l)),
+      'directory fsync after the unlink',
+    );
     await stopAgent();
   });
 });

@@ -212,8 +212,14 @@ describe('drain owners', () => {
     // Not drained: success, nothing to do.
     assert.equal(((await h['drain.clear']({ owner: 'ansible' })) as { kept: boolean }).kept, true);
     await h['drain.set']({ owner: 'alice', reason: 'disk' });
-    await assert.rejects(async () => h['drain.clear']({ owner: 'ansible' }), /drained by someone else \(owner alice/);
-    await assert.rejects(async () => h['drain.clear']({}), /drained by owner alice .*--owner alice, or --force/);
+    await assert.rejects(
+      async () => h['drain.clear']({ owner: 'ansible' }),
+      /drained by someone else \(owner alice/,
+    );
+    await assert.rejects(
+      async () => h['drain.clear']({}),
+      /drained by owner alice .*--owner alice, or --force/,
+    );
     assert.ok(existsSync(file()));
     await h['drain.clear']({ owner: 'alice' });
     assert.equal(existsSync(file()), false);
@@ -229,26 +235,38 @@ describe('drain owners', () => {
   });
 
   it('rejects owner names that are not one plain token', async () => {
-    await assert.rejects(async () => sub.controlHandlers()['drain.set']({ owner: 'a b\nowner: x' }), /not a valid name/);
+    await assert.rejects(
+      async () => sub.controlHandlers()['drain.set']({ owner: 'a b\nowner: x' }),
+      /not a valid name/,
+    );
   });
 });
 
 describe('planWatches', () => {
   it('watches the directory and its parent; climbs to the nearest ancestor when missing', () => {
     const have = new Set(['/', '/etc', '/etc/lb']);
-    assert.deepEqual(planWatches(['/etc/lb/disable'], (d) => have.has(d)), [
-      { dir: '/etc/lb', names: ['disable'] },
-      { dir: '/etc', names: ['lb'] },
-    ]);
+    assert.deepEqual(
+      planWatches(['/etc/lb/disable'], (d) => have.has(d)),
+      [
+        { dir: '/etc/lb', names: ['disable'] },
+        { dir: '/etc', names: ['lb'] },
+      ],
+    );
     have.delete('/etc/lb');
-    assert.deepEqual(planWatches(['/etc/lb/disable'], (d) => have.has(d)), [
-      { dir: '/etc', names: ['lb'] },
-      { dir: '/', names: ['etc'] },
-    ]);
+    assert.deepEqual(
+      planWatches(['/etc/lb/disable'], (d) => have.has(d)),
+      [
+        { dir: '/etc', names: ['lb'] },
+        { dir: '/', names: ['etc'] },
+      ],
+    );
     have.add('/etc/lb');
-    assert.deepEqual(planWatches(['/etc/lb/disable', '/etc/lb/ready'], (d) => have.has(d)), [
-      { dir: '/etc/lb', names: ['disable', 'ready'] },
-      { dir: '/etc', names: ['lb'] },
-    ]);
+    assert.deepEqual(
+      planWatches(['/etc/lb/disable', '/etc/lb/ready'], (d) => have.has(d)),
+      [
+        { dir: '/etc/lb', names: ['disable', 'ready'] },
+        { dir: '/etc', names: ['lb'] },
+      ],
+    );
   });
 });
