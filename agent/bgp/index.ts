@@ -143,6 +143,8 @@ export interface BgpDrainView {
   pending: string[];
   /** Settled announcements worth a word (never on the wire: rejected). */
   notes?: string[];
+  /** Prefixes on the wire now (what a drain of this host takes away). */
+  onWire?: string[];
 }
 
 /** One announcement on one bridge. */
@@ -330,7 +332,10 @@ export class BgpSubsystem implements Subsystem {
       } else if (drained && this.acked(e)) settled++;
       else pending.push(`${e.intent.prefix}: ${drained ? w.text : `state ${e.state}`}`);
     }
-    return { total: this.entries.size, settled, pending, notes };
+    const onWire = [...this.entries.values()]
+      .filter((e) => !e.removed && this.wire(e).onWire)
+      .map((e) => e.intent.prefix);
+    return { total: this.entries.size, settled, pending, notes, onWire: [...new Set(onWire)] };
   }
 
   /** Per neighbor: 1 while its session is established (for lbagent_bgp_session_up). */

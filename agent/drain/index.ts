@@ -25,13 +25,14 @@ import {
   renderDrainFile,
   validOwner,
 } from './file.js';
-import { type DrainProgress, drainProgress, forceNeeded, type VrrpInstanceView } from './progress.js';
+import { fetchPeers, uncovered } from './peers.js';
+import { type DrainProgress, drainProgress, type VrrpInstanceView } from './progress.js';
 import { type FileSnapshot, probePath, readSnapshot } from './read.js';
 import { ChainWatcher } from './watch.js';
 
 /** What drain progress reads from the other subsystems (wired by the daemon). */
 export interface DrainSources {
-  bgp?: () => { total: number; settled: number; pending: string[] };
+  bgp?: () => { total: number; settled: number; pending: string[]; notes?: string[]; onWire?: string[] };
   vrrp?: () => VrrpInstanceView[];
   activeConnections?: () => number | undefined;
   /** Milliseconds since a packet last arrived for this host's IPVS services. */
@@ -250,15 +251,7 @@ export class DrainSubsystem implements Subsystem {
       // Same owner, or no owner asked: the drain in place stays exactly as it is.
       return { ...(this.status() as object), kept: true };
     }
-    if (p.force !== true && this.sources.vrrp) {
-      const f = forceNeeded(this.sources.vrrp());
-      if (f.needed) {
-        throw new ControlFailure(
-          `draining would leave VRRP instance(s) ${f.instances.join(', ')} with no eligible master; use --force`,
-          { needForce: true, instances: f.instances },
-        );
-      }
-    }
+    if (p.force !== true) await this.guard();
     const now = Date.now();
     const record: DrainRecord = {
       owner,
@@ -321,6 +314,29 @@ export class DrainSubsystem implements Subsystem {
     );
     await this.refresh('control');
     return this.status();
+  }
+
+  /**
+   * Refuses a drain that would take the last host out: with `maintenance.peers`, every prefix
+   * this host has on the wire must be on the wire at a peer in service, and every VRRP instance
+   * it is master of needs a peer in service (agent/drain/peers.ts). Without peers there is
+   * nothing to ask, and nothing is promised.
+   */
+  private async guard(): Promise<void> {
+    const peers = this.cfg?.maintenance.peers ?? [];
+    if (peers.length === 0) return;
+    const local = {
+      onWire: this.sources.bgp?.().onWire ?? [],
+      vrrpMasters: (this.sources.vrrp?.() ?? []).filter((v) => v.master).map((v) => v.name),
+    };
+    if (local.onWire.length === 0 && local.vrrpMasters.length === 0) return;
+    const problems = uncovered(local, await fetchPeers(peers));
+    if (problems.length === 0) return;
+    this.log.warn({ event: 'drain_refused', problems }, 'drain refused: no peer in service would take over');
+    throw new ControlFailure(
+      `draining would take the last host out (use --force to drain anyway):\n${problems.join('\n')}`,
+      { needForce: true, problems },
+    );
   }
 
   private backendDrain(p: Record<string, unknown>, drained: boolean): unknown {

@@ -5,11 +5,6 @@ export interface VrrpInstanceView {
   name: string;
   /** This host is master of the instance now. */
   master: boolean;
-  /**
-   * Routers known to be able to take over (seen advertising, or backups that reported in);
-   * undefined when the VRRP subsystem cannot tell.
-   */
-  eligiblePeers?: number;
 }
 
 export interface DrainInputs {
@@ -95,21 +90,6 @@ export function drainProgress(i: DrainInputs): DrainProgress {
     // Counted as drained (nothing there attracts traffic), but never silently.
     notes: b.notes ?? [],
   };
-}
-
-/**
- * A drain needs --force when it would leave a VRRP group without an eligible master: this host
- * is master of an instance and the VRRP subsystem knows of no other router that could take over
- * (eligiblePeers === 0). Unknown (undefined) does not block; it is reported as a warning.
- */
-export function forceNeeded(vrrp: VrrpInstanceView[]): {
-  needed: boolean;
-  instances: string[];
-  unknown: string[];
-} {
-  const instances = vrrp.filter((x) => x.master && x.eligiblePeers === 0).map((x) => x.name);
-  const unknown = vrrp.filter((x) => x.master && x.eligiblePeers === undefined).map((x) => x.name);
-  return { needed: instances.length > 0, instances, unknown };
 }
 
 /** One progress line for a terminal / log. */

@@ -91,7 +91,10 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
       'with --wait: give up after this long (default maintenance.drainTimeout)',
       durationArg,
     )
-    .option('-f, --force', 'drain even if a VRRP group would be left without an eligible master')
+    .option(
+      '-f, --force',
+      'drain even if no peer in maintenance.peers is in service to take over (checked only with peers)',
+    )
     .action(
       async (o: {
         owner?: string;

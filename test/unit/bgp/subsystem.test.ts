@@ -147,6 +147,7 @@ describe('BgpSubsystem', () => {
       settled: 0,
       pending: ['192.0.2.1/32: waiting for the ExaBGP ack'],
       notes: [],
+      onWire: [],
     });
     bridge.ackAll();
     await until(() => bgp.drainView().settled === 1, 'settled');

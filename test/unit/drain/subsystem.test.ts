@@ -94,19 +94,6 @@ describe('DrainSubsystem', () => {
     assert.equal(existsSync(join(dir, 'disable')), false);
   });
 
-  it('asks for --force when a VRRP master has no eligible peer', async () => {
-    sub.setSources({ vrrp: () => [{ name: 'vi1', master: true, eligiblePeers: 0 }] });
-    await sub.start(cfg());
-    const h = sub.controlHandlers();
-    await assert.rejects(
-      async () => h['drain.set']({}),
-      /VRRP instance\(s\) vi1 with no eligible master; use --force/,
-    );
-    assert.equal(existsSync(join(dir, 'disable')), false);
-    await h['drain.set']({ force: true });
-    assert.equal(facts.get('drain')?.up, false);
-  });
-
   it('progress is done once drained and every source has settled', async () => {
     let settled = 0;
     sub.setSources({
