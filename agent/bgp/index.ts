@@ -813,7 +813,8 @@ export class BgpSubsystem implements Subsystem {
       this.socketIno = undefined;
       old.close();
       try {
-        await this.listen(path);
+        // Never unlink here: whatever appeared at the path since the lstat is not ours.
+        await this.listen(path, false);
         this.counters.socketRecreated++;
       } catch (err) {
         this.log.error(
@@ -833,9 +834,9 @@ export class BgpSubsystem implements Subsystem {
     } else this.socketWarned = false;
   }
 
-  private async listen(path: string): Promise<void> {
+  private async listen(path: string, removeStale = true): Promise<void> {
     await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-    await unlink(path).catch(() => {});
+    if (removeStale) await unlink(path).catch(() => {});
     const server = createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
