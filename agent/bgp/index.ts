@@ -194,7 +194,10 @@ export class BgpSubsystem implements Subsystem {
     malformedBridgeMessages: 0,
     resyncs: 0,
     cycles: 0,
+    /** States that never went out: replaced by a newer one while a cycle was in flight. */
     coalesced: 0,
+    /** Changes held for the next cycle (another change of the same prefix was in this one). */
+    deferred: 0,
     checks: 0,
     mismatches: 0,
     cycleTimeouts: 0,
@@ -384,6 +387,12 @@ export class BgpSubsystem implements Subsystem {
         }
         continue;
       }
+      if (prev && !prev.removed)
+        for (const c of this.conns.values())
+          if (c.ready && c.sent.get(intent.key)?.command !== prev.command) {
+            this.counters.coalesced++;
+            break;
+          }
       const e: Entry = {
         cfg: a,
         state: d.state,
@@ -560,7 +569,7 @@ export class BgpSubsystem implements Subsystem {
       // first sync sends every key: the bridge withdraws whatever is missing from it.
       const g = `${e.intent.prefix}|${e.intent.pathId ?? 0}`;
       if (!initial && groups.has(g)) {
-        this.counters.coalesced++;
+        this.counters.deferred++;
         continue;
       }
       groups.add(g);

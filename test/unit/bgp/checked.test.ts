@@ -200,5 +200,8 @@ describe('BgpSubsystem: checked against ExaBGP', () => {
     assert.ok(cmds.length <= 3, cmds.join('\n'));
     assert.equal(cmds.at(-1), 'announce route 192.0.2.10/32 next-hop self med 500');
     assert.equal(exa.rib.get('192.0.2.10/32'), 'ipv4 unicast 192.0.2.10/32 next-hop self med 500');
+    const coalesced = (bgp.status() as { counters: { coalesced: number } }).counters.coalesced;
+    // Every other flip replaced a state that never went out (the others returned to the one in flight).
+    assert.ok(coalesced >= 9, `states never sent: ${coalesced}`);
   });
 });
