@@ -14,7 +14,7 @@
 // A prefix is "on the wire" when ExaBGP's adj-rib-out holds exactly its intent for a neighbor
 // whose session is established with the prefix's family negotiated; "rejected" when no neighbor
 // has the family configured (logged, in status and /metrics).
-import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
