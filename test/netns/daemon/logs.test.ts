@@ -110,7 +110,7 @@ vrrp:
       for (const e of [
         'vrrp_transition',
         'kernel_change',
-        'bgp_announcement',
+        'announcement_changed',
         'host_drained',
         'reload',
         'log_level',
