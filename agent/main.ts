@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
+// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`, `import`).
 import { Command, Option } from 'commander';
 import { runExabgpBridge } from './bgp/bridge.js';
 import { configJsonSchema } from './config/json-schema.js';
@@ -7,6 +7,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from '.
 import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';
 import { runDaemon } from './daemon/run.js';
+import { importCommand } from './import/cli.js';
 import { VERSION } from './version.js';
 
 const program = new Command('lbagent')
@@ -61,6 +62,8 @@ program
     // stdout is ExaBGP's command channel: nothing else may be written there.
     process.exitCode = await runExabgpBridge({ socket: o.socket, graceMs: Number(o.graceMs) });
   });
+
+program.addCommand(importCommand());
 
 program
   .command('config-reference')

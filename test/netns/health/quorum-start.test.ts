@@ -33,7 +33,10 @@ interface BgpJson {
   announcements: { prefix: string; state: string; reasons?: string[] }[];
 }
 
-describe('quorum at a fresh start (real daemon)', { skip: !isRoot() && 'needs root', timeout: 60_000 }, () => {
+describe('quorum at a fresh start (real daemon)', {
+  skip: !isRoot() && 'needs root',
+  timeout: 60_000,
+}, () => {
   let ns: Netns;
   let dir: string;
   before(() => {
@@ -50,7 +53,17 @@ describe('quorum at a fresh start (real daemon)', { skip: !isRoot() && 'needs ro
   const lbctl = async <T>(sock: string, ...args: string[]): Promise<T> => {
     const r = await run(
       'ip',
-      ['netns', 'exec', ns.name, process.execPath, join(dist, 'cli', 'lbctl.js'), '-s', sock, '--json', ...args],
+      [
+        'netns',
+        'exec',
+        ns.name,
+        process.execPath,
+        join(dist, 'cli', 'lbctl.js'),
+        '-s',
+        sock,
+        '--json',
+        ...args,
+      ],
       { timeout: 20_000 },
     );
     return JSON.parse(r.stdout) as T;

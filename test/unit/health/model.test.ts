@@ -53,7 +53,16 @@ describe('service quorum', () => {
   const count = (state: QuorumState, healthy: number, quorum: number, total: number) =>
     quorumUp({ state, healthy, total, quorum, healthyWeight: healthy, totalWeight: total, hysteresis: 0 });
   const weight = (state: QuorumState, healthyWeight: number, q: number, h: number, totalWeight = 100) =>
-    quorumUp({ state, healthy: 1, total: 1, quorum: 1, healthyWeight, totalWeight, quorumWeight: q, hysteresis: h });
+    quorumUp({
+      state,
+      healthy: 1,
+      total: 1,
+      quorum: 1,
+      healthyWeight,
+      totalWeight,
+      quorumWeight: q,
+      hysteresis: h,
+    });
 
   it('count quorum: up iff healthy >= quorum, in every state (no hidden hysteresis)', () => {
     for (const state of ['fresh', 'up', 'down'] as const) {
