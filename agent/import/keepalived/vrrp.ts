@@ -477,9 +477,11 @@ export function convertInstance(ctx: Ctx, node: Node, defs: VrrpDefs): Instance 
     ctx.findings.error(node, 'virtual_router_id', `vrrp_instance ${name} has none`);
   if (!vips.length) ctx.findings.error(node, 'virtual_ipaddress', `vrrp_instance ${name} has no VIPs`);
 
-  // One interface carries the VIPs: `dev` when they all name the same one, else the instance's.
-  const devs = new Set(vips.map((v) => v.dev ?? inst.interface));
-  const vipIf = devs.size === 1 ? [...devs][0] : inst.interface;
+  // One interface carries the VIPs: the one most of them name (the instance's on a tie).
+  const counts = new Map<string | undefined, number>();
+  for (const v of vips) counts.set(v.dev ?? inst.interface, (counts.get(v.dev ?? inst.interface) ?? 0) + 1);
+  let vipIf = inst.interface;
+  for (const [dev, c] of counts) if (c > (counts.get(vipIf) ?? 0)) vipIf = dev;
   for (const v of vips) {
     if (inst.vips.includes(v.address)) {
       ctx.findings.note(v.node, v.address, 'listed twice; added once');
@@ -600,7 +602,7 @@ export function convertSyncGroup(
     SYNC_GROUP,
     {
       group: (n) => {
-        members = (n.block ?? []).map((m) => m.name);
+        members = (n.block ?? []).flatMap((m) => [m.name, ...m.args]);
       },
       track_interface: (n) => readTrack(ctx, defs, n, track),
       track_script: (n) => readTrack(ctx, defs, n, track),
