@@ -43,7 +43,9 @@ function finish(
   ];
   const yaml = renderConfig(config, header, origins);
   checkRendered(yaml, findings);
-  const sorted = [...findings.list].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1));
+  const sorted = [...findings.list].sort((a, b) =>
+    a.file === b.file ? a.line - b.line : a.file < b.file ? -1 : 1,
+  );
   for (const f of sorted) process.stderr.write(`${formatFinding(f)}\n`);
   const count = (k: string) => findings.list.filter((f) => f.kind === k).length;
   const ok = complete(findings.list);

@@ -28,7 +28,11 @@ const convert = (path: string) => importKeepalived(path, fileReader, { configId:
 /** Keyword → where lbagent puts it; `partial` ones are reported as unmapped, by design. */
 const COVERAGE: { kw: string; re: RegExp; to: string; partial?: boolean }[] = [
   { kw: 'vrrp_instance', re: /^\s*vrrp_instance\s/m, to: '`vrrp.instances[]`' },
-  { kw: 'state', re: /^\s*state\s+(MASTER|BACKUP)/m, to: '(none: the state follows priority, as in keepalived 2.2)' },
+  {
+    kw: 'state',
+    re: /^\s*state\s+(MASTER|BACKUP)/m,
+    to: '(none: the state follows priority, as in keepalived 2.2)',
+  },
   { kw: 'interface', re: /^\s*interface\s/m, to: '`interface`' },
   { kw: 'virtual_router_id', re: /virtual_router_id/, to: '`vrid`' },
   { kw: 'priority', re: /^\s*priority\s/m, to: '`priority`' },
@@ -43,31 +47,69 @@ const COVERAGE: { kw: string; re: RegExp; to: string; partial?: boolean }[] = [
   { kw: 'virtual_ipaddress … dev', re: /\sdev eth1/, to: '`vipInterface`' },
   { kw: 'virtual_ipaddress … scope global', re: /scope global/, to: '(the default)' },
   { kw: 'virtual_ipaddress … label', re: /\slabel\s/, to: 'unmapped: no labels', partial: true },
-  { kw: 'virtual_ipaddress … scope host/link', re: /scope (host|link)/, to: 'unmapped: scope global only', partial: true },
-  { kw: 'virtual_ipaddress_excluded', re: /virtual_ipaddress_excluded/, to: 'unmapped: every VIP is advertised', partial: true },
-  { kw: 'track_interface (weight)', re: /track_interface/, to: '`track.interfaces` (`fault` without weight)' },
-  { kw: 'vrrp_script / track_script (weight)', re: /track_script/, to: '`track.scripts` (argv, interval, timeout, rise, fall, weight)' },
+  {
+    kw: 'virtual_ipaddress … scope host/link',
+    re: /scope (host|link)/,
+    to: 'unmapped: scope global only',
+    partial: true,
+  },
+  {
+    kw: 'virtual_ipaddress_excluded',
+    re: /virtual_ipaddress_excluded/,
+    to: 'unmapped: every VIP is advertised',
+    partial: true,
+  },
+  {
+    kw: 'track_interface (weight)',
+    re: /track_interface/,
+    to: '`track.interfaces` (`fault` without weight)',
+  },
+  {
+    kw: 'vrrp_script / track_script (weight)',
+    re: /track_script/,
+    to: '`track.scripts` (argv, interval, timeout, rise, fall, weight)',
+  },
   { kw: 'track_file (weight)', re: /^\s*track_file\s/m, to: '`track.files`' },
-  { kw: 'notify_master/backup/fault/stop', re: /notify_(master|backup|fault|stop)/, to: '`notify.master/backup/fault/stop`' },
+  {
+    kw: 'notify_master/backup/fault/stop',
+    re: /notify_(master|backup|fault|stop)/,
+    to: '`notify.master/backup/fault/stop`',
+  },
   { kw: 'notify', re: /^\s*notify\s/m, to: '`notify.any` (+ `INSTANCE`, so the 4 arguments match)' },
-  { kw: 'garp_master_delay/repeat/refresh', re: /garp_master_(delay|repeat|refresh)/, to: '`garp.repeatDelay/count/repeatCount/refresh`' },
+  {
+    kw: 'garp_master_delay/repeat/refresh',
+    re: /garp_master_(delay|repeat|refresh)/,
+    to: '`garp.repeatDelay/count/repeatCount/refresh`',
+  },
   { kw: 'use_vmac', re: /use_vmac/, to: '`useVmac`' },
   { kw: 'vrrp_sync_group', re: /vrrp_sync_group/, to: '`vrrp.syncGroups`' },
   { kw: 'static_ipaddress', re: /static_ipaddress/, to: '`vips` (with `interface`)' },
   { kw: 'router_id', re: /router_id/, to: '`node.name`' },
   { kw: 'virtual_server IP PORT', re: /^virtual_server \d/m, to: '`ipvs.services[]` (`vip`, `port`)' },
   { kw: 'virtual_server fwmark', re: /^virtual_server fwmark/m, to: '`fwmark` (+ `family`)' },
-  { kw: 'virtual_server group', re: /^virtual_server group/m, to: 'one service per group entry (ranges expanded)' },
+  {
+    kw: 'virtual_server group',
+    re: /^virtual_server group/m,
+    to: 'one service per group entry (ranges expanded)',
+  },
   { kw: 'lb_algo / lvs_sched', re: /(lb_algo|lvs_sched)/, to: '`scheduler` (default `wlc` written out)' },
   { kw: 'lb_algo mh', re: /(lb_algo|lvs_sched) mh/, to: '`scheduler: mh`, `mhFallback: false` unless set' },
   { kw: 'mh-port', re: /mh-port/, to: '`mhPort: true`' },
   { kw: 'mh-fallback', re: /mh-fallback/, to: '`mhFallback: true`' },
-  { kw: 'lb_kind / lvs_method NAT', re: /(lb_kind|lvs_method) NAT/, to: '`forwarding: nat` (also the default)' },
+  {
+    kw: 'lb_kind / lvs_method NAT',
+    re: /(lb_kind|lvs_method) NAT/,
+    to: '`forwarding: nat` (also the default)',
+  },
   { kw: 'lb_kind / lvs_method DR', re: /(lb_kind|lvs_method) DR/, to: '`forwarding: dr`' },
   { kw: 'lb_kind / lvs_method TUN', re: /(lb_kind|lvs_method) TUN/, to: '`forwarding: tun`, `tunnel`' },
   { kw: 'protocol', re: /^\s*protocol\s/m, to: '`protocol`' },
   { kw: 'ops', re: /^\s*ops$/m, to: '`onePacket`' },
-  { kw: 'persistence_timeout', re: /persistence_timeout/, to: '`persistence.timeout` (360 s without a value)' },
+  {
+    kw: 'persistence_timeout',
+    re: /persistence_timeout/,
+    to: '`persistence.timeout` (360 s without a value)',
+  },
   { kw: 'persistence_granularity', re: /persistence_granularity/, to: '`persistence.netmask`' },
   { kw: 'quorum / hysteresis', re: /^\s*hysteresis/m, to: '`quorumWeight` / `quorumHysteresis`' },
   { kw: 'sorry_server', re: /sorry_server/, to: 'unmapped: no sorry server', partial: true },
@@ -79,11 +121,19 @@ const COVERAGE: { kw: string; re: RegExp; to: string; partial?: boolean }[] = [
   { kw: 'uthreshold / lthreshold', re: /uthreshold/, to: '`upperThreshold` / `lowerThreshold`' },
   { kw: 'TCP_CHECK', re: /TCP_CHECK/, to: '`check: {type: tcp}`' },
   { kw: 'connect_timeout / connect_port', re: /connect_port/, to: '`check.timeout` / `check.port`' },
-  { kw: 'HTTP_GET url path status_code', re: /status_code/, to: '`check: {type: http, path, expect}` (default 200-299)' },
+  {
+    kw: 'HTTP_GET url path status_code',
+    re: /status_code/,
+    to: '`check: {type: http, path, expect}` (default 200-299)',
+  },
   { kw: 'virtualhost', re: /virtualhost/, to: '`check.host`' },
   { kw: 'SSL_GET (enable_sni)', re: /enable_sni/, to: '`type: https`, `insecure: true`, `sni`' },
   { kw: 'digest', re: /digest/, to: 'unmapped: use `body:` (a regular expression)', partial: true },
-  { kw: 'MISC_CHECK (misc_path, misc_timeout)', re: /misc_path/, to: '`check: {type: exec, command, timeout}`' },
+  {
+    kw: 'MISC_CHECK (misc_path, misc_timeout)',
+    re: /misc_path/,
+    to: '`check: {type: exec, command, timeout}`',
+  },
   { kw: 'misc_dynamic', re: /misc_dynamic/, to: '`dynamicWeight: exit-code`' },
   { kw: 'DNS_CHECK (type, name)', re: /DNS_CHECK/, to: '`check: {type: dns, qtype, query}`' },
   { kw: 'retry', re: /^\s*retry\s/m, to: '`check.fall` = retry + 1' },
@@ -97,7 +147,9 @@ const COVERAGE: { kw: string; re: RegExp; to: string; partial?: boolean }[] = [
 function coverageTable(): string {
   const files = corpusFiles();
   const rows = COVERAGE.map((c) => {
-    const users = files.filter((f) => c.re.test(readFileSync(join(dir, f), 'utf8')) || includesMatch(f, c.re));
+    const users = files.filter(
+      (f) => c.re.test(readFileSync(join(dir, f), 'utf8')) || includesMatch(f, c.re),
+    );
     return `| ${c.kw} | ${c.to} | ${users.map((f) => f.slice(0, 2)).join(', ')} |`;
   });
   return ['| keepalived | lbagent | corpus files |', '| --- | --- | --- |', ...rows].join('\n');
@@ -127,7 +179,9 @@ describe('keepalived corpus', () => {
   }
   it('every keyword of the coverage table is used by the corpus, mapped ones in complete files', () => {
     for (const c of COVERAGE) {
-      const users = files.filter((f) => c.re.test(readFileSync(join(dir, f), 'utf8')) || includesMatch(f, c.re));
+      const users = files.filter(
+        (f) => c.re.test(readFileSync(join(dir, f), 'utf8')) || includesMatch(f, c.re),
+      );
       assert.ok(users.length > 0, `${c.kw}: no corpus file uses it`);
       if (!c.partial)
         assert.ok(
@@ -146,7 +200,9 @@ describe('keepalived corpus', () => {
     const expect: Record<string, RegExp[]> = {
       'typo.conf': [/typo.conf:4: error: priorty: .*did you mean "priority"/],
       'unknown-block.conf': [/unknown-block.conf:8: error: load_balancer: unknown keyword/],
-      'include-loop.conf': [/include-loop-b.conf:1: error: include: include loop: .*include-loop.conf -> .*include-loop-b.conf -> .*include-loop.conf/],
+      'include-loop.conf': [
+        /include-loop-b.conf:1: error: include: include loop: .*include-loop.conf -> .*include-loop-b.conf -> .*include-loop.conf/,
+      ],
       'unbalanced.conf': [/unbalanced.conf:1: error: vrrp_instance: block is never closed/],
       'missing-script.conf': [/missing-script.conf:5: error: chk_nothing: no vrrp_script of that name/],
       'bad-values.conf': [
@@ -160,7 +216,11 @@ describe('keepalived corpus', () => {
       const r = convert(join(bad, f));
       const lines = r.findings.list.map(formatFinding);
       assert.equal(complete(r.findings.list), false, f);
-      for (const re of res) assert.ok(lines.some((l) => re.test(l)), `${f}: ${re} in\n${lines.join('\n')}`);
+      for (const re of res)
+        assert.ok(
+          lines.some((l) => re.test(l)),
+          `${f}: ${re} in\n${lines.join('\n')}`,
+        );
     }
   });
 });

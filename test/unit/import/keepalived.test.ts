@@ -31,7 +31,11 @@ function memfs(files: Record<string, string>): ConfReader {
 }
 
 const conv = (text: string, extra: Record<string, string> = {}, opts = {}) =>
-  importKeepalived('/etc/keepalived/keepalived.conf', memfs({ '/etc/keepalived/keepalived.conf': text, ...extra }), opts);
+  importKeepalived(
+    '/etc/keepalived/keepalived.conf',
+    memfs({ '/etc/keepalived/keepalived.conf': text, ...extra }),
+    opts,
+  );
 
 type Obj = Record<string, unknown>;
 const inst = (c: Obj, i = 0) => ((c.vrrp as Obj).instances as Obj[])[i];
@@ -87,7 +91,8 @@ describe('keepalived reader', () => {
     assert.deepEqual(words(undefined), ['y 3', 'y 4']);
   });
   it('~SEQ, ~SEQx and ~LST repeat the rest of the line', () => {
-    const text = '~SEQ(N, 1, 3) a$N\n~SEQx(H, 0x9, 1, 0xa) h${H}\n~LST({X,Y}, {1,2},{3,4}) ${X}-${Y}\n~SEQ(Z,2) z$Z';
+    const text =
+      '~SEQ(N, 1, 3) a$N\n~SEQx(H, 0x9, 1, 0xa) h${H}\n~LST({X,Y}, {1,2},{3,4}) ${X}-${Y}\n~SEQ(Z,2) z$Z';
     assert.deepEqual(
       readConf('/k', memfs({ '/k': text }), new Findings()).map((l) => l.words[0]),
       ['a1', 'a2', 'a3', 'h9', 'ha', '1-2', '3-4', 'z1', 'z2'],
@@ -106,21 +111,26 @@ describe('keepalived reader', () => {
     const lines = readConf('/etc/k/main.conf', fs, f);
     assert.deepEqual(
       lines.map((l) => `${l.file}:${l.line} ${l.words[0]}`),
-      ['/etc/k/conf.d/a.conf:1 a', '/etc/k/conf.d/b.conf:1 b', '/etc/k/sub/x.conf:1 x', '/etc/k/sub/y.conf:1 y'],
-    );
-    assert.deepEqual(
-      f.list.map(formatFinding),
       [
-        '/etc/k/conf.d/a.conf:2: error: include: include loop: /etc/k/main.conf -> /etc/k/conf.d/a.conf -> /etc/k/main.conf',
-        '/etc/k/main.conf:3: error: include: /abs/none*.conf matches no file (use --include-root DIR for a copy of another host)',
+        '/etc/k/conf.d/a.conf:1 a',
+        '/etc/k/conf.d/b.conf:1 b',
+        '/etc/k/sub/x.conf:1 x',
+        '/etc/k/sub/y.conf:1 y',
       ],
     );
+    assert.deepEqual(f.list.map(formatFinding), [
+      '/etc/k/conf.d/a.conf:2: error: include: include loop: /etc/k/main.conf -> /etc/k/conf.d/a.conf -> /etc/k/main.conf',
+      '/etc/k/main.conf:3: error: include: /abs/none*.conf matches no file (use --include-root DIR for a copy of another host)',
+    ]);
   });
   it('--include-root finds absolute includes under a copy of another host', () => {
     const fs = memfs({ '/copy/etc/k.conf': 'include /etc/k.d/*.conf\n', '/copy/etc/k.d/1.conf': 'one\n' });
     const f = new Findings();
     const lines = readConf('/copy/etc/k.conf', fs, f, { includeRoot: '/copy' });
-    assert.deepEqual(lines.map((l) => `${l.file} ${l.words[0]}`), ['/etc/k.d/1.conf one']);
+    assert.deepEqual(
+      lines.map((l) => `${l.file} ${l.words[0]}`),
+      ['/etc/k.d/1.conf one'],
+    );
   });
   it('glob: braces expand, * does not match dot files, results sorted', () => {
     assert.deepEqual(expandBraces('a{b,c{d,e}}f'), ['abf', 'acdf', 'acef']);
@@ -130,11 +140,7 @@ describe('keepalived reader', () => {
   });
   it('tree: { on the next line, one-line value blocks, } at the end of a line, unbalanced', () => {
     const f = new Findings();
-    const lines = readConf(
-      '/k',
-      memfs({ '/k': 'a x\n{\n  b 1\n  c { d e }\n  f {\n    g }\n}\nh {\n' }),
-      f,
-    );
+    const lines = readConf('/k', memfs({ '/k': 'a x\n{\n  b 1\n  c { d e }\n  f {\n    g }\n}\nh {\n' }), f);
     const t = buildTree(lines, f);
     assert.deepEqual(JSON.parse(JSON.stringify(t, ['name', 'args', 'block'])), [
       {
@@ -285,7 +291,7 @@ vrrp_instance A {
     });
     assert.equal(complete(r.findings.list), true);
   });
-  it('notify scripts: argv; `notify` gets INSTANCE so the hook sees keepalived\'s 4 arguments', () => {
+  it("notify scripts: argv; `notify` gets INSTANCE so the hook sees keepalived's 4 arguments", () => {
     const r = conv(`vrrp_instance A {
   interface eth0
   virtual_router_id 1
@@ -305,7 +311,7 @@ vrrp_instance A {
     });
     assert.deepEqual(kinds(r.findings), ['unmapped 8 notify user nobody']);
   });
-  it('garp: keepalived defaults are lbagent\'s; delay/repeat/refresh carry over', () => {
+  it("garp: keepalived defaults are lbagent's; delay/repeat/refresh carry over", () => {
     const r = conv(`global_defs { vrrp_garp_master_delay 2 }
 vrrp_instance A { interface eth0
   virtual_router_id 1
@@ -377,7 +383,15 @@ virtual_server 192.0.2.2 80 {
         {
           address: '10.0.0.1',
           port: 80,
-          check: { type: 'tcp', interval: '1m', rise: 1, fall: 2, initial: 'up', fastInterval: '1s', timeout: '2s' },
+          check: {
+            type: 'tcp',
+            interval: '1m',
+            rise: 1,
+            fall: 2,
+            initial: 'up',
+            fastInterval: '1s',
+            timeout: '2s',
+          },
         },
       ],
     });
@@ -441,7 +455,14 @@ virtual_server 192.0.2.2 80 {
     );
     const b = (s.backends as Obj[])[0];
     assert.deepEqual(
-      { w: b.weight, u: b.upperThreshold, l: b.lowerThreshold, f: b.forwarding, init: (b.check as Obj).initial, i: (b.check as Obj).interval },
+      {
+        w: b.weight,
+        u: b.upperThreshold,
+        l: b.lowerThreshold,
+        f: b.forwarding,
+        init: (b.check as Obj).initial,
+        i: (b.check as Obj).interval,
+      },
       { w: 2, u: 10, l: 5, f: 'dr', init: 'down', i: '3s' },
     );
   });
@@ -579,7 +600,7 @@ virtual_server fwmark 6 {
       { f: 5, fam: 6, p: undefined },
     );
   });
-  it('quorum above the real servers\' weights, sorry_server and e-mail are reported, not dropped', () => {
+  it("quorum above the real servers' weights, sorry_server and e-mail are reported, not dropped", () => {
     const r = conv(`global_defs {
   notification_email { a@b }
   smtp_server 127.0.0.1
@@ -614,14 +635,11 @@ virtual_server 192.0.2.1 80 {
     TCP_CHEK { }
   }
 }`);
-    assert.deepEqual(
-      r.findings.list.filter((f) => f.kind === 'error').map(formatFinding),
-      [
-        '/etc/keepalived/keepalived.conf:4: error: priorty: unknown keyword in vrrp_instance A (did you mean "priority"?); keepalived -t rejects it too',
-        '/etc/keepalived/keepalived.conf:7: error: load_balancer: unknown keyword in the top level; keepalived -t rejects it too',
-        '/etc/keepalived/keepalived.conf:10: error: TCP_CHEK: unknown keyword in real_server 10.0.0.1 80 (did you mean "TCP_CHECK"?); keepalived -t rejects it too',
-      ],
-    );
+    assert.deepEqual(r.findings.list.filter((f) => f.kind === 'error').map(formatFinding), [
+      '/etc/keepalived/keepalived.conf:4: error: priorty: unknown keyword in vrrp_instance A (did you mean "priority"?); keepalived -t rejects it too',
+      '/etc/keepalived/keepalived.conf:7: error: load_balancer: unknown keyword in the top level; keepalived -t rejects it too',
+      '/etc/keepalived/keepalived.conf:10: error: TCP_CHEK: unknown keyword in real_server 10.0.0.1 80 (did you mean "TCP_CHECK"?); keepalived -t rejects it too',
+    ]);
   });
   it('renders YAML that lbagent loads, with where each object came from', () => {
     const r = conv(`vrrp_instance A {
