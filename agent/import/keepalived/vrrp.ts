@@ -63,7 +63,6 @@ const INSTANCE_REASONS: Record<string, string> = {
   track_bfd: 'lbagent has no BFD',
   mcast_src_ip: "lbagent sends from the interface's primary address",
   mcast_dst_ip: 'lbagent sends to the standard VRRP group (224.0.0.18 / ff02::12)',
-  dont_track_primary: 'lbagent always tracks the VRRP interface (FAULT when it is down)',
   use_ipvlan: 'lbagent creates macvlan VMACs only (use_vmac)',
   vmac_xmit_base: 'lbagent sends adverts on the VMAC',
   use_vmac_addr: 'lbagent puts all VIPs on one interface per instance',
@@ -329,6 +328,7 @@ export function convertInstance(ctx: Ctx, node: Node, defs: VrrpDefs): Instance 
   let advertMs = 1000;
   let version = defs.globals.version;
   let vmacName: string | undefined;
+  let trackPrimary = true;
   const notify: Record<string, string[]> = {};
   ctx.walk(
     node.block,
@@ -369,6 +369,9 @@ export function convertInstance(ctx: Ctx, node: Node, defs: VrrpDefs): Instance 
       },
       preempt: () => {},
       accept: () => {},
+      dont_track_primary: () => {
+        trackPrimary = false;
+      },
       preempt_delay: (n) => {
         const ms = ctx.timer(n);
         if (ms !== undefined) inst.preemptDelay = dur(ms);
@@ -547,6 +550,10 @@ export function convertInstance(ctx: Ctx, node: Node, defs: VrrpDefs): Instance 
   }
   if (Object.keys(g).length) inst.garp = g;
 
+  // keepalived puts an instance in FAULT when its own interface goes down (unless
+  // dont_track_primary); lbagent tracks only what it is told to, so the conversion says it.
+  if (trackPrimary && inst.interface && !track.interfaces.some((i) => i.name === inst.interface))
+    track.interfaces.unshift({ name: inst.interface, weight: 'fault' });
   const t: Partial<Track> = {};
   if (track.interfaces.length) t.interfaces = track.interfaces;
   if (track.scripts.length) t.scripts = track.scripts;

@@ -55,7 +55,19 @@ function birdState(lab: Lab): string {
   try {
     out = execFileSync(
       'ip',
-      ['netns', 'exec', lab.router.name, 'birdc', '-s', join(lab.dir, 'bird.ctl'), 'show', 'route', 'for', PREFIX, 'all'],
+      [
+        'netns',
+        'exec',
+        lab.router.name,
+        'birdc',
+        '-s',
+        join(lab.dir, 'bird.ctl'),
+        'show',
+        'route',
+        'for',
+        PREFIX,
+        'all',
+      ],
       { encoding: 'utf8', timeout: 5000 },
     );
   } catch {
@@ -204,10 +216,19 @@ describe('ExaBGP healthcheck vs lbagent from the imported flags, at a BIRD peer'
       };
       mkdirSync(lb.dir, { recursive: true });
       writeFileSync(join(lb.dir, 'lbagent.yaml'), stringify(cfg));
-      const agent = lb.lb.spawn([process.execPath, join(dist, 'agent', 'main.js'), 'run', '-c', join(lb.dir, 'lbagent.yaml')]);
+      const agent = lb.lb.spawn([
+        process.execPath,
+        join(dist, 'agent', 'main.js'),
+        'run',
+        '-c',
+        join(lb.dir, 'lbagent.yaml'),
+      ]);
       lb.children.push(agent);
       lb.outputs.push(captureOutput(agent));
-      startExabgp(lb, `${process.execPath} ${join(dist, 'agent', 'main.js')} exabgp-bridge --socket ${join(lb.dir, 'exabgp.sock')}`);
+      startExabgp(
+        lb,
+        `${process.execPath} ${join(dist, 'agent', 'main.js')} exabgp-bridge --socket ${join(lb.dir, 'exabgp.sock')}`,
+      );
       for (const l of [hc, lb]) poll(l);
 
       const up = variant.name === 'med' ? 'med 100' : 'med 100';
@@ -221,7 +242,8 @@ describe('ExaBGP healthcheck vs lbagent from the imported flags, at a BIRD peer'
             what: `${what}: both at "${state}" (healthcheck ${hc.seen.join(' > ')}; lbagent ${lb.seen.join(' > ')})`,
           });
         } catch (err) {
-          for (const l of [hc, lb]) console.error(`--- ${l.name}\n${l.outputs.map((o) => o.text().slice(-2500)).join('\n')}`);
+          for (const l of [hc, lb])
+            console.error(`--- ${l.name}\n${l.outputs.map((o) => o.text().slice(-2500)).join('\n')}`);
           throw err;
         }
       };

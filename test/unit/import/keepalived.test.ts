@@ -193,6 +193,8 @@ vrrp_instance VI_1 {
       auth: { type: 'pass', password: '01234567' },
       unicast: { source: '10.0.0.1', peers: ['10.0.0.2'] },
       vips: ['192.0.2.1/24', '192.0.2.2'],
+      // keepalived's implicit tracking of the instance's own interface, made explicit.
+      track: { interfaces: [{ name: 'eth0', weight: 'fault' }] },
     });
     assert.deepEqual(kinds(r.findings), ['note 10 auth_pass']);
   });
@@ -244,6 +246,15 @@ vrrp_instance C { interface eth0
       'unmapped 7 192.0.2.3/24 dev eth2',
     ]);
   });
+  it('dont_track_primary leaves the own interface untracked', () => {
+    const r = conv(`vrrp_instance A {
+  interface eth0
+  virtual_router_id 1
+  dont_track_primary
+  virtual_ipaddress { 192.0.2.1 }
+}`);
+    assert.equal(inst(r.config).track, undefined);
+  });
   it('tracking: interfaces, scripts (instance weight over script weight, 0 = fault), files', () => {
     const r = conv(`
 vrrp_script chk { script "/bin/check 'a b'"
@@ -276,6 +287,7 @@ vrrp_instance A {
 }`);
     assert.deepEqual(inst(r.config).track, {
       interfaces: [
+        { name: 'eth0', weight: 'fault' },
         { name: 'eth1', weight: 'fault' },
         { name: 'eth2', weight: -30 },
       ],
@@ -354,8 +366,11 @@ vrrp_instance B { interface eth1
 }`);
     assert.deepEqual((r.config.vrrp as Obj).syncGroups, [{ name: 'G', instances: ['A', 'B'] }]);
     assert.deepEqual(inst(r.config, 0).track, {
+      interfaces: [
+        { name: 'eth0', weight: 'fault' },
+        { name: 'eth9', weight: 'fault' },
+      ],
       scripts: [{ command: ['/bin/s'], interval: '1s', timeout: '1s', rise: 1, fall: 1, weight: 'fault' }],
-      interfaces: [{ name: 'eth9', weight: 'fault' }],
     });
     assert.equal(inst(r.config, 1).useVmac, true);
     assert.deepEqual(kinds(r.findings), ['note 5 instance A']);
