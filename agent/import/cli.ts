@@ -72,6 +72,7 @@ export function importCommand(): Command {
     .option('--strict', 'write nothing unless everything converts')
     .action((file: string, o: { includeRoot?: string; configId?: string; strict?: boolean }) => {
       const r = importKeepalived(resolve(file), fileReader, {
+        entryName: file,
         configId: o.configId,
         includeRoot: o.includeRoot ? resolve(o.includeRoot) : undefined,
       });

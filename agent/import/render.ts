@@ -10,7 +10,7 @@ export function renderConfig(
   header: string[],
   origins: Map<string, string> = new Map(),
 ): string {
-  const doc = new Document(config);
+  const doc = new Document(config, { aliasDuplicateObjects: false });
   // Short lists of plain values (commands, expected codes, communities) read best on one line.
   visit(doc, {
     Seq(_, node) {

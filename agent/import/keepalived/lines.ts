@@ -26,16 +26,19 @@ export interface ReadOptions {
   configId?: string;
   /** Absolute include paths are looked up under this directory (a copy of a host's root). */
   includeRoot?: string;
+  /** How to name the entry file in findings (the path as the operator typed it). */
+  entryName?: string;
 }
 
 const MAX_INCLUDE_DEPTH = 32;
 const MAX_EXPANSION = 100_000;
 
 interface Frame {
+  /** The path read (under includeRoot when given). */
   file: string;
   /** Identity for loop detection (the real path when the reader knows it). */
   id?: string;
-  /** The path as the operator knows it (without includeRoot), for messages and ${_PWD}. */
+  /** The path as the operator knows it (without includeRoot), for messages. */
   shown: string;
 }
 
@@ -176,8 +179,11 @@ export function readConf(
   const out: SourceLine[] = [];
   const stack: Frame[] = [];
   let current: Frame = { file: entry, shown: entry };
+  const root = opts.includeRoot?.replace(/\/$/, '');
+  const hostView = (p: string) => (root && p.startsWith(`${root}/`) ? p.slice(root.length) : p);
   const defs = new Definitions((name) => {
-    if (name === '_PWD') return posix.dirname(current.shown);
+    // keepalived's ${_PWD}: the directory of the file being read, as the host running it sees it.
+    if (name === '_PWD') return posix.dirname(hostView(current.file));
     if (name === '_INSTANCE') return opts.configId;
     if (name === '_HASH') return '#';
     if (name === '_BANG') return '!';
@@ -326,16 +332,20 @@ export function readConf(
       );
       return;
     }
-    for (const f of files) {
-      const shown =
-        opts.includeRoot && f.startsWith(opts.includeRoot)
-          ? f.slice(opts.includeRoot.replace(/\/$/, '').length)
-          : f;
-      readFile({ file: f, shown }, at);
-    }
+    // Named as the operator would: relative to how the including file was named, else as the host sees it.
+    for (const f of files)
+      readFile(
+        {
+          file: f,
+          shown: pattern.startsWith('/')
+            ? hostView(f)
+            : posix.join(posix.dirname(current.shown), posix.relative(posix.dirname(current.file), f)),
+        },
+        at,
+      );
   };
 
-  readFile({ file: entry, shown: entry });
+  readFile({ file: entry, shown: opts.entryName ?? entry });
   return out;
 }
 

@@ -222,13 +222,21 @@ const skip = !isRoot()
     ? 'keepalived not installed'
     : false;
 
+// Three files at a time (each in its own namespaces): about 10 s each, mostly waiting for the
+// master down interval and adverts.
 describe('VRRP equivalence: keepalived with the original, lbagent with the conversion', {
   skip,
   timeout: 600_000,
+  concurrency: 3,
 }, () => {
   const results: string[] = [];
   after(() => {
-    console.log(`# VRRP equivalence\n${results.map((r) => `#   ${r}`).join('\n')}`);
+    console.log(
+      `# VRRP equivalence\n${results
+        .sort()
+        .map((r) => `#   ${r.replace(/\n/g, ' / ')}`)
+        .join('\n')}`,
+    );
   });
   const files = skip ? [] : vrrpFiles();
   it('covers the VRRP files of the corpus', () => {

@@ -33,7 +33,11 @@ const COVERAGE: { kw: string; re: RegExp; to: string; partial?: boolean }[] = [
     re: /^\s*state\s+(MASTER|BACKUP)/m,
     to: '(none: the state follows priority, as in keepalived 2.2)',
   },
-  { kw: 'interface', re: /^\s*interface\s/m, to: '`interface`' },
+  {
+    kw: 'interface',
+    re: /^\s*interface\s/m,
+    to: '`interface`, and `track.interfaces: [{name, weight: fault}]` (keepalived faults when it goes down)',
+  },
   { kw: 'virtual_router_id', re: /virtual_router_id/, to: '`vrid`' },
   { kw: 'priority', re: /^\s*priority\s/m, to: '`priority`' },
   { kw: 'advert_int', re: /advert_int/, to: '`advertInterval`' },

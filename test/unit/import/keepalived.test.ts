@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are keepalived.conf text, where ${NAME} is its own syntax
 // The keepalived importer, pure: the reader (comments, quotes, includes, definitions,
 // conditionals, ~SEQ/~LST), the block tree, and the conversion of every keyword issue 22 lists.
 import assert from 'node:assert/strict';
