@@ -35,6 +35,8 @@ const fixtures = join(repo, 'test', 'fixtures', 'import', 'keepalived');
 const CONFIG_ID = 'lbt-a';
 
 interface Advert {
+  /** tcpdump's timestamp (ms since the epoch): the capture time, not when we read the line. */
+  at: number;
   version: string;
   vrid: number;
   prio: number;
@@ -71,12 +73,24 @@ const INITIAL: Record<string, string[]> = {
 const ADVERT =
   /(VRRPv\d), Advertisement, vrid (\d+), prio (\d+), (?:authtype (\w+), )?intvl (\d+c?s), length \d+(?:, addrs(?:\(\d+\))?: ([^"]*?))?(?: auth "[^"]*")?\s*$/;
 
+/** "21:40:50.772156 o0 M IP (...)": tcpdump's local time of day → ms since the epoch. */
+function stamp(line: string): number | undefined {
+  const m = /^(\d\d):(\d\d):(\d\d(?:\.\d+)?) /.exec(line);
+  if (!m) return undefined;
+  const d = new Date();
+  d.setHours(Number(m[1]), Number(m[2]), 0, 0);
+  return d.getTime() + Number(m[3]) * 1000;
+}
+
 function adverts(s: Side): Advert[] {
   const out: Advert[] = [];
+  let at = 0;
   for (const line of s.tcpdump.text().split('\n')) {
+    at = stamp(line) ?? at;
     const m = ADVERT.exec(line);
     if (m)
       out.push({
+        at,
         version: m[1],
         vrid: Number(m[2]),
         prio: Number(m[3]),
@@ -94,11 +108,12 @@ function adverts(s: Side): Advert[] {
 
 /**
  * The last advert of each vrid, as comparable text: in steady state without the priority-0
- * "stepping down" ones; after a failure (`from` = adverts seen before it) with them.
+ * "stepping down" ones; after a failure (`since` = when it was caused) with them.
  */
-function lastAdverts(s: Side, from?: number): string[] {
+function lastAdverts(s: Side, since?: number): string[] {
   const last = new Map<number, Advert>();
-  for (const a of adverts(s).slice(from ?? 0)) if (a.prio !== 0 || from !== undefined) last.set(a.vrid, a);
+  for (const a of adverts(s))
+    if (since === undefined ? a.prio !== 0 : a.at > since) last.set(a.vrid, a);
   return [...last.values()]
     .sort((a, b) => a.vrid - b.vrid)
     .map(
@@ -279,9 +294,9 @@ describe('VRRP equivalence: keepalived with the original, lbagent with the conve
         const react = REACTIONS[file];
         if (react) {
           const before = sides.map((s) => lastAdverts(s).join('|') + addresses(s).join('|'));
-          const mark = sides.map(count);
+          const mark = Date.now();
           for (const s of sides) react(s);
-          const after = (s: Side, i: number) => lastAdverts(s, mark[i]);
+          const after = (s: Side, _i: number) => lastAdverts(s, mark);
           // Both change, then settle: the same last adverts and addresses as each other.
           await waitFor(
             () => sides.every((s, i) => lastAdverts(s).join('|') + addresses(s).join('|') !== before[i]),
