@@ -193,7 +193,21 @@ describe('IPVS equivalence: keepalived with the corpus, lbagent with the convers
     rmSync(work, { recursive: true, force: true });
   });
 
-  const dump = () => outputs.map((o) => `--- ${o.name}\n${o.text().slice(-4000)}`).join('\n');
+  const dump = () => {
+    let health = '';
+    try {
+      health = nsRun(da, [
+        'node',
+        join(distRoot, 'cli', 'lbctl.js'),
+        '-s',
+        join(work, 'lbagent.sock'),
+        'health',
+      ]);
+    } catch (err) {
+      health = (err as Error).message;
+    }
+    return `${outputs.map((o) => `--- ${o.name}\n${o.text().slice(-3000)}`).join('\n')}\n--- lbctl health\n${health}`;
+  };
   const ipvs = (d: Netns) => nsRun(d, ['ipvsadm', '-Sn']);
   const same = async (what: string) => {
     const pending = () =>
