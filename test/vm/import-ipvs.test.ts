@@ -146,10 +146,12 @@ describe('IPVS equivalence: keepalived with the corpus, lbagent with the convers
     // keepalived: one file including every corpus file (checkers only: the VRRP of 29 stays off).
     const dir = join(work, 'corpus');
     writeFileSync(join(dir, 'all.conf'), files.map((f) => `include ${join(dir, f)}\n`).join(''));
+    // -G: no syslog (in the VM it falls back to the console); -l: the log on stdout, captured.
     const k = dk.spawn([
       'keepalived',
       '-n',
       '-l',
+      '-G',
       '-D',
       '--check',
       '-i',
