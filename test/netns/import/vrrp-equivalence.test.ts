@@ -112,8 +112,7 @@ function adverts(s: Side): Advert[] {
  */
 function lastAdverts(s: Side, since?: number): string[] {
   const last = new Map<number, Advert>();
-  for (const a of adverts(s))
-    if (since === undefined ? a.prio !== 0 : a.at > since) last.set(a.vrid, a);
+  for (const a of adverts(s)) if (since === undefined ? a.prio !== 0 : a.at > since) last.set(a.vrid, a);
   return [...last.values()]
     .sort((a, b) => a.vrid - b.vrid)
     .map(
