@@ -7,8 +7,9 @@ import { Ctx, safeName } from './context.js';
 import { convertVirtualServer, type ServiceOut } from './ipvs.js';
 import { GLOBAL_DEFS, ROOT } from './keywords.js';
 import { type ConfReader, type ReadOptions, readConf } from './lines.js';
+import { convertSyncGroup } from './sync-group.js';
 import { buildTree, type Node } from './tree.js';
-import { convertInstance, convertSyncGroup, type Instance, type VrrpDefs, type VrrpGlobals } from './vrrp.js';
+import { convertInstance, type Instance, type VrrpDefs, type VrrpGlobals } from './vrrp.js';
 
 export type { ConfReader, ReadOptions } from './lines.js';
 

@@ -1,40 +1,14 @@
-// vrrp_instance, vrrp_sync_group, vrrp_script and track_file → vrrp.instances / vrrp.syncGroups.
+// vrrp_instance → vrrp.instances (tracking in ./track.ts, sync groups in ./sync-group.ts).
 // keepalived's defaults are written out where lbagent's differ, so the converted instance sends
 // the same adverts (vrid, priority, interval, VIPs) and reacts to the same tracked objects.
 import { familyOf, parsePrefix } from '../../lib/ip.js';
 import { type Ctx, dur, safeName } from './context.js';
-import { AUTHENTICATION, SYNC_GROUP, TRACK_FILE, VRRP_INSTANCE, VRRP_SCRIPT } from './keywords.js';
-import { splitScript } from './lines.js';
+import { AUTHENTICATION, VRRP_INSTANCE } from './keywords.js';
+import { notifyArgv, readTrack, type Track, type VrrpDefs } from './track.js';
 import type { Node } from './tree.js';
 
-export interface VrrpGlobals {
-  version?: 2 | 3;
-  garpDelay?: number;
-  garpRepeat?: number;
-  garpRefresh?: number;
-  garpRefreshRepeat?: number;
-}
+export type { VrrpDefs, VrrpGlobals } from './track.js';
 
-export interface VrrpDefs {
-  scripts: Map<string, Node>;
-  trackFiles: Map<string, Node>;
-  globals: VrrpGlobals;
-}
-
-type Weight = number | 'fault';
-interface TrackScript {
-  command: string[];
-  interval: string;
-  timeout: string;
-  rise: number;
-  fall: number;
-  weight: Weight;
-}
-export interface Track {
-  interfaces: { name: string; weight: Weight }[];
-  scripts: TrackScript[];
-  files: { path: string; weight: number }[];
-}
 export interface Instance {
   name: string;
   interface?: string;
@@ -54,7 +28,7 @@ export interface Instance {
   notify?: Record<string, string[]>;
 }
 
-const INSTANCE_REASONS: Record<string, string> = {
+export const INSTANCE_REASONS: Record<string, string> = {
   virtual_ipaddress_excluded:
     'lbagent advertises every VIP of an instance; put these in virtual_ipaddress or in a second instance',
   virtual_routes: 'lbagent has no routes that follow VRRP state; use `routes:` (always present)',
@@ -93,164 +67,6 @@ const INSTANCE_REASONS: Record<string, string> = {
     'lbagent counts adverts whose VIP list differs and keeps going (as keepalived with this set)',
   debug: 'use lbctl log-level debug',
 };
-
-function scriptArgv(ctx: Ctx, n: Node, i = 0): string[] | undefined {
-  const s = ctx.arg(n, i);
-  if (s === undefined) return undefined;
-  const argv = splitScript(s);
-  if (!argv.length) ctx.findings.error(n, n.name, 'empty script');
-  return argv.length ? argv : undefined;
-}
-
-/** `notify_* SCRIPT [user [group]]`: lbagent runs hooks as itself. */
-function notifyArgv(ctx: Ctx, n: Node): string[] | undefined {
-  const argv = scriptArgv(ctx, n);
-  if (n.args.length > 1)
-    ctx.findings.unmapped(
-      n,
-      `${n.name} user ${n.args.slice(1).join(' ')}`,
-      'lbagent runs notify hooks as its own user',
-    );
-  return argv;
-}
-
-/** A vrrp_script by name as an lbagent track script (weight: the instance's, else the script's). */
-function trackScript(ctx: Ctx, defs: VrrpDefs, ref: Node, weightOverride?: number): TrackScript | undefined {
-  const def = defs.scripts.get(ref.name);
-  if (!def) {
-    ctx.findings.error(ref, ref.name, 'no vrrp_script of that name');
-    return undefined;
-  }
-  let command: string[] | undefined;
-  let interval = 1000;
-  let timeout: number | undefined;
-  let weight = 0;
-  let rise = 1;
-  let fall = 1;
-  ctx.walk(
-    def.block,
-    `vrrp_script ${def.args[0]}`,
-    VRRP_SCRIPT,
-    {
-      script: (n) => {
-        command = scriptArgv(ctx, n);
-      },
-      interval: (n) => {
-        interval = ctx.timer(n) ?? interval;
-      },
-      timeout: (n) => {
-        timeout = ctx.timer(n);
-      },
-      weight: (n) => {
-        weight = ctx.int(n, 0, -253, 253) ?? weight;
-        if (n.args[1] === 'reverse')
-          ctx.findings.unmapped(n, 'weight reverse', 'lbagent has no reversed weights');
-      },
-      rise: (n) => {
-        rise = ctx.int(n, 0, 1, 100) ?? rise;
-      },
-      fall: (n) => {
-        fall = ctx.int(n, 0, 1, 100) ?? fall;
-      },
-    },
-    {
-      user: 'lbagent runs track scripts as its own user',
-      init_fail:
-        'lbagent starts a track script as failed until its first result only when its weight is "fault"',
-    },
-  );
-  if (!command) {
-    ctx.findings.error(def, def.name, `vrrp_script ${def.args[0]} has no script`);
-    return undefined;
-  }
-  const w = weightOverride ?? weight;
-  return {
-    command,
-    interval: dur(interval),
-    timeout: dur(timeout || interval),
-    rise,
-    fall,
-    weight: w === 0 ? 'fault' : w,
-  };
-}
-
-/** `NAME [weight W [reverse]]` entries of track_* value blocks. */
-function trackEntry(ctx: Ctx, n: Node, range: number): { name: string; weight?: number } | undefined {
-  let weight: number | undefined;
-  if (n.args[0] === 'weight') {
-    const w = Number(n.args[1]);
-    if (!Number.isInteger(w) || Math.abs(w) > range) {
-      ctx.findings.error(n, n.name, `weight "${n.args[1]}" is not an integer in -${range}..${range}`);
-      return undefined;
-    }
-    weight = w;
-    if (n.args[2] === 'reverse')
-      ctx.findings.unmapped(n, `${n.name} reverse`, 'lbagent has no reversed weights');
-    else if (n.args.length > 2 && n.args[2] !== 'noreverse' && n.args[2] !== 'no_reverse') ctx.extra(n, 2);
-  } else if (n.args.length) ctx.extra(n, 0);
-  return { name: n.name, weight };
-}
-
-function trackFile(
-  ctx: Ctx,
-  defs: VrrpDefs,
-  ref: Node,
-  override?: number,
-): { path: string; weight: number } | undefined {
-  const def = defs.trackFiles.get(ref.name);
-  if (!def) {
-    ctx.findings.error(ref, ref.name, 'no track_file of that name');
-    return undefined;
-  }
-  let path: string | undefined;
-  let weight = 1;
-  ctx.walk(def.block, `track_file ${def.args[0]}`, TRACK_FILE, {
-    file: (n) => {
-      path = ctx.arg(n);
-    },
-    weight: (n) => {
-      weight = ctx.int(n, 0, -2147483647, 2147483647) ?? weight;
-      if (n.args[1] === 'reverse')
-        ctx.findings.unmapped(n, 'weight reverse', 'lbagent has no reversed weights');
-    },
-    init_file: (n) => {
-      ctx.findings.unmapped(n, 'init_file', 'lbagent does not create track files; a missing file reads as 0');
-    },
-  });
-  if (!path?.startsWith('/')) {
-    ctx.findings.error(def, def.name, `track_file ${def.args[0]} needs an absolute "file"`);
-    return undefined;
-  }
-  return { path, weight: override ?? weight };
-}
-
-/** Reads track_interface / track_script / track_file blocks (of an instance or a sync group). */
-export function readTrack(ctx: Ctx, defs: VrrpDefs, n: Node, track: Track): boolean {
-  if (n.name === 'track_interface') {
-    for (const e of n.block ?? []) {
-      const t = trackEntry(ctx, e, 253);
-      if (t) track.interfaces.push({ name: t.name, weight: t.weight ? t.weight : 'fault' });
-    }
-    return true;
-  }
-  if (n.name === 'track_script') {
-    for (const e of n.block ?? []) {
-      const t = trackEntry(ctx, e, 253);
-      const s = t && trackScript(ctx, defs, e, t.weight);
-      if (s) track.scripts.push(s);
-    }
-    return true;
-  }
-  if (n.name === 'track_file') {
-    for (const e of n.block ?? []) {
-      const t = trackEntry(ctx, e, 254);
-      const f = t && trackFile(ctx, defs, e, t.weight);
-      if (f) track.files.push(f);
-    }
-    return true;
-  }
-  return false;
-}
 
 const VIP_OPTIONS_UNMAPPED: Record<string, string> = {
   label: 'lbagent adds VIPs without a label',
@@ -589,87 +405,4 @@ function ordered(inst: Instance): Instance {
     if ((inst as unknown as Record<string, unknown>)[k] !== undefined)
       out[k] = (inst as unknown as Record<string, unknown>)[k];
   return out as unknown as Instance;
-}
-
-/** vrrp_sync_group: members, and its tracking copied onto each member (keepalived applies it to all). */
-export function convertSyncGroup(
-  ctx: Ctx,
-  node: Node,
-  defs: VrrpDefs,
-  instances: Map<string, Instance>,
-): { name: string; instances: string[] } | undefined {
-  const name = node.args[0] ?? 'group';
-  let members: string[] = [];
-  const track: Track = { interfaces: [], scripts: [], files: [] };
-  let groupWeights = false;
-  const notifyWhy = 'lbagent runs notify hooks per instance; give each member instance its own notify';
-  ctx.walk(
-    node.block,
-    `vrrp_sync_group ${name}`,
-    SYNC_GROUP,
-    {
-      group: (n) => {
-        members = (n.block ?? []).flatMap((m) => [m.name, ...m.args]);
-      },
-      track_interface: (n) => readTrack(ctx, defs, n, track),
-      track_script: (n) => readTrack(ctx, defs, n, track),
-      track_file: (n) => readTrack(ctx, defs, n, track),
-      global_tracking: () => {},
-      sync_group_tracking_weight: () => {
-        groupWeights = true;
-      },
-    },
-    {
-      notify_master: notifyWhy,
-      notify_backup: notifyWhy,
-      notify_fault: notifyWhy,
-      notify_stop: notifyWhy,
-      notify: notifyWhy,
-      track_process: INSTANCE_REASONS.track_process,
-      track_bfd: INSTANCE_REASONS.track_bfd,
-      smtp_alert: INSTANCE_REASONS.smtp_alert,
-      notify_priority_changes: INSTANCE_REASONS.notify_priority_changes,
-    },
-  );
-  const known = members.filter((m) => {
-    if (instances.has(safeName(m))) return true;
-    ctx.findings.error(node, m, `sync group ${name} names no known vrrp_instance`);
-    return false;
-  });
-  for (const m of known) {
-    const inst = instances.get(safeName(m));
-    if (!inst) continue;
-    inst.track ??= {};
-    const t = inst.track;
-    // keepalived sets the tracking weights of grouped instances to 0 (FAULT on failure) so all
-    // members move together, unless sync_group_tracking_weight is set.
-    if (!groupWeights) {
-      const weighted =
-        t.interfaces?.some((x) => x.weight !== 'fault') ||
-        t.scripts?.some((x) => x.weight !== 'fault') ||
-        t.files?.some((x) => x.weight !== 0);
-      if (weighted)
-        ctx.findings.note(
-          node,
-          `instance ${m}`,
-          'in a sync group: tracking weights become 0 (fault), as keepalived does',
-        );
-      if (t.interfaces) t.interfaces = t.interfaces.map((x) => ({ ...x, weight: 'fault' as const }));
-      if (t.scripts) t.scripts = t.scripts.map((x) => ({ ...x, weight: 'fault' as const }));
-      if (t.files) t.files = t.files.map((x) => ({ ...x, weight: 0 }));
-    }
-    if (track.interfaces.length) t.interfaces = [...(t.interfaces ?? []), ...track.interfaces];
-    if (track.scripts.length) t.scripts = [...(t.scripts ?? []), ...track.scripts];
-    if (track.files.length) t.files = [...(t.files ?? []), ...track.files];
-    if (!Object.keys(t).length) inst.track = undefined;
-  }
-  if (known.length < 2) {
-    ctx.findings.unmapped(
-      node,
-      `vrrp_sync_group ${name}`,
-      'a group of fewer than 2 instances has no effect in lbagent',
-    );
-    return undefined;
-  }
-  return { name: safeName(name), instances: known.map(safeName) };
 }
