@@ -60,7 +60,9 @@ program
   .option('--grace-ms <ms>', 'keep routes this long when the agent is gone before withdrawing', '0')
   .action(async (o: { socket: string; graceMs: string }) => {
     // stdout is ExaBGP's command channel: nothing else may be written there.
-    process.exitCode = await runExabgpBridge({ socket: o.socket, graceMs: Number(o.graceMs) });
+    const code = await runExabgpBridge({ socket: o.socket, graceMs: Number(o.graceMs) });
+    // ExaBGP is gone: exit now, whatever handle (a half-closed socket, a pipe) is still open.
+    process.exit(code);
   });
 
 program.addCommand(importCommand());

@@ -2,8 +2,11 @@
 // in-order `done`/`error` acks to command ids, remembers what is announced so that it can
 // withdraw it when the agent is gone for longer than the grace period (never a silent black
 // hole), and reconciles after an agent (re)connect (sync-begin .. sync-end = the whole set).
+// Queries (`show ...`) collect ExaBGP's output lines up to their ack and go back as one reply.
+// Once ExaBGP is gone (stdin closed, stdout broken) nothing is written to it any more: its RIB
+// died with it, so there is nothing to withdraw and no reason to wait for a grace period.
 import type { Clock, Timer } from '../lib/clock.js';
-import type { AgentToBridge, BridgeToAgent } from './bridge-protocol.js';
+import { type AgentToBridge, type BridgeToAgent, MAX_REPLY_BYTES } from './bridge-protocol.js';
 import { parseExabgpLine } from './commands.js';
 
 /** ExaBGP acks every line; if acks were disabled the queue would grow forever, so it is bounded. */
@@ -18,8 +21,13 @@ export interface BridgeIo {
 export class BridgeCore {
   /** key -> withdraw command for everything currently announced through this bridge. */
   readonly announced = new Map<string, string>();
-  /** Ack ids in the order commands went to ExaBGP; null for the bridge's own withdraws. */
-  private pending: Array<number | null> = [];
+  /** Commands in the order they went to ExaBGP: the agent's id (null for the bridge's own
+   * withdraws, or once the agent that sent it is gone) and, for a query, its output so far. */
+  private pending: Array<{
+    id: number | null;
+    reply?: { lines: string[]; bytes: number; truncated: boolean };
+  }> = [];
+  private exabgpGone = false;
   private syncSeen: Set<string> | null = null;
   private graceMs: number;
   private graceTimer?: Timer;
@@ -54,17 +62,27 @@ export class BridgeCore {
     this.syncSeen = null;
     // Acks still due belong to the old connection; a new agent restarts its ids, so never
     // forward them (they would ack the wrong command).
-    this.pending = this.pending.map(() => null);
+    this.pending = this.pending.map((p) => ({ ...p, id: null }));
     this.graceTimer?.cancel();
-    if (this.announced.size === 0) return;
+    if (this.announced.size === 0 || this.exabgpGone) return;
     this.io.log(
       `agent gone; withdrawing ${this.announced.size} route(s) in ${this.graceMs} ms unless it returns`,
     );
     this.graceTimer = this.clock.setTimeout(() => this.withdrawAll('agent gone'), this.graceMs);
   }
 
+  /** ExaBGP closed our stdin or our stdout broke: its RIB is gone with it; write nothing more. */
+  exabgpDown(): void {
+    this.exabgpGone = true;
+    this.graceTimer?.cancel();
+    this.graceTimer = undefined;
+    this.announced.clear();
+    this.pending = [];
+  }
+
   withdrawAll(why: string): void {
     this.graceTimer = undefined;
+    if (this.exabgpGone) return;
     for (const [key, undo] of this.announced) {
       this.send(null, undo);
       this.announced.delete(key);
@@ -99,6 +117,9 @@ export class BridgeCore {
         else this.announced.delete(msg.key);
         this.send(msg.id, msg.cmd);
         return;
+      case 'query':
+        this.send(msg.id, msg.cmd, true);
+        return;
     }
   }
 
@@ -108,13 +129,21 @@ export class BridgeCore {
       case 'ack': {
         if (l.ok) this.counters.acksDone++;
         else this.counters.acksError++;
-        if (this.pending.length === 0) {
+        const head = this.pending.shift();
+        if (!head) {
           this.counters.unmatchedAcks++;
           return;
         }
-        const id = this.pending.shift() ?? null;
-        if (id !== null) this.io.sendAgent({ t: 'ack', id, ok: l.ok });
-        else if (!l.ok) this.io.log('ExaBGP rejected a withdraw sent by the bridge');
+        if (head.id !== null && head.reply)
+          this.io.sendAgent({
+            t: 'reply',
+            id: head.id,
+            ok: l.ok,
+            lines: head.reply.lines,
+            truncated: head.reply.truncated || undefined,
+          });
+        else if (head.id !== null) this.io.sendAgent({ t: 'ack', id: head.id, ok: l.ok });
+        else if (!l.ok && !head.reply) this.io.log('ExaBGP rejected a withdraw sent by the bridge');
         return;
       }
       case 'neighbor':
@@ -123,9 +152,20 @@ export class BridgeCore {
       case 'shutdown':
         this.io.sendAgent({ t: 'shutdown' });
         return;
-      case 'other':
+      case 'other': {
+        // Output of the query at the head of the queue (ExaBGP answers in order, then acks).
+        const r = this.pending[0]?.reply;
+        if (r) {
+          if (r.bytes + line.length > MAX_REPLY_BYTES) r.truncated = true;
+          else {
+            r.lines.push(line);
+            r.bytes += line.length + 1;
+          }
+          return;
+        }
         if (l.text) this.io.sendAgent({ t: 'notice', text: l.text.slice(0, 500) });
         return;
+      }
     }
   }
 
@@ -133,9 +173,10 @@ export class BridgeCore {
     return this.pending.length;
   }
 
-  private send(id: number | null, cmd: string): void {
+  private send(id: number | null, cmd: string, query = false): void {
+    if (this.exabgpGone) return;
     this.counters.commands++;
-    this.pending.push(id);
+    this.pending.push(query ? { id, reply: { lines: [], bytes: 0, truncated: false } } : { id });
     if (this.pending.length > MAX_PENDING_ACKS) {
       this.pending.shift();
       this.counters.droppedAcks++;

@@ -2,6 +2,16 @@
 // (`exabgp.sock` next to the control socket). The agent listens, the bridge (run by ExaBGP)
 // connects. Kept separate from the control protocol, which is request/response.
 export const BRIDGE_PROTOCOL_VERSION = 1;
+/**
+ * Optional features a bridge announces in its hello (the version stays 1 so that an agent and a
+ * bridge of different releases still talk: a bridge is ExaBGP's child and outlives an agent
+ * upgrade). `query`: the bridge answers `query` with `reply` (ExaBGP's output lines up to its ack).
+ */
+export const BRIDGE_CAPS = ['query'] as const;
+/** At most this many bytes are kept for one query's reply (a runaway answer cannot grow us). */
+export const MAX_REPLY_BYTES = 8 * 1024 * 1024;
+/** Longest line the agent accepts from a bridge (a reply is one line). */
+export const MAX_BRIDGE_REPLY_LINE = MAX_REPLY_BYTES * 2 + 64 * 1024;
 export const MAX_BRIDGE_LINE = 64 * 1024;
 
 export type AgentToBridge =
@@ -11,11 +21,14 @@ export type AgentToBridge =
   | { t: 'sync-begin' }
   | { t: 'sync-end' }
   /** One ExaBGP command; `undo` (for announcements) is the withdraw the bridge uses on agent loss. */
-  | { t: 'cmd'; id: number; key: string; cmd: string; undo?: string };
+  | { t: 'cmd'; id: number; key: string; cmd: string; undo?: string }
+  /** A `show ...` command whose output lines the bridge returns in one `reply`. */
+  | { t: 'query'; id: number; cmd: string };
 
 export type BridgeToAgent =
-  | { t: 'hello'; v: number; pid: number; exabgpPid: number }
+  | { t: 'hello'; v: number; pid: number; exabgpPid: number; caps?: string[] }
   | { t: 'ack'; id: number; ok: boolean }
+  | { t: 'reply'; id: number; ok: boolean; lines: string[]; truncated?: boolean }
   | { t: 'neighbor'; neighbor: string; event: 'up' | 'down' | 'connected'; detail?: string }
   | { t: 'shutdown' }
   | { t: 'notice'; text: string };
@@ -58,6 +71,11 @@ export function parseAgentMessage(line: string): AgentToBridge | string {
         cmd: o.cmd,
         undo: typeof o.undo === 'string' ? o.undo : undefined,
       };
+    case 'query':
+      if (typeof o.id !== 'number' || typeof o.cmd !== 'string') return 'query needs id, cmd';
+      if (/[\r\n]/.test(o.cmd)) return 'query contains a newline';
+      if (!/^show /.test(o.cmd)) return 'query must be a show command';
+      return { t: 'query', id: o.id, cmd: o.cmd };
     default:
       return `unknown message type ${JSON.stringify(o.t)}`;
   }
@@ -69,10 +87,20 @@ export function parseBridgeMessage(line: string): BridgeToAgent | string {
   switch (o.t) {
     case 'hello':
       if (o.v !== BRIDGE_PROTOCOL_VERSION) return `protocol version ${String(o.v)} not supported`;
-      return { t: 'hello', v: o.v, pid: Number(o.pid) || 0, exabgpPid: Number(o.exabgpPid) || 0 };
+      return {
+        t: 'hello',
+        v: o.v,
+        pid: Number(o.pid) || 0,
+        exabgpPid: Number(o.exabgpPid) || 0,
+        caps: Array.isArray(o.caps) ? o.caps.filter((c): c is string => typeof c === 'string') : [],
+      };
     case 'ack':
       if (typeof o.id !== 'number' || typeof o.ok !== 'boolean') return 'ack needs id and ok';
       return { t: 'ack', id: o.id, ok: o.ok };
+    case 'reply':
+      if (typeof o.id !== 'number' || typeof o.ok !== 'boolean' || !Array.isArray(o.lines))
+        return 'reply needs id, ok, lines';
+      return { t: 'reply', id: o.id, ok: o.ok, lines: o.lines.map(String), truncated: o.truncated === true };
     case 'neighbor':
       if (typeof o.neighbor !== 'string' || !['up', 'down', 'connected'].includes(String(o.event)))
         return 'bad neighbor event';

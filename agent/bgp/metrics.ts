@@ -3,8 +3,14 @@
 import type { AgentMetrics } from '../metrics/index.js';
 
 interface BgpStatusView {
-  bridges?: unknown[];
-  announcements?: { prefix: string; state: string; announced: boolean }[];
+  bridges?: { neighbors?: Record<string, { state: string }> }[];
+  announcements?: {
+    prefix: string;
+    state: string;
+    announced: boolean;
+    onWire?: boolean;
+    rejected?: boolean;
+  }[];
   counters?: { acksDone: number; acksError: number };
 }
 
@@ -15,8 +21,18 @@ export function collectBgpMetrics(m: AgentMetrics, status: Record<string, unknow
   if (!st) return;
   m.bgpAnnounced.reset();
   m.bgpState.reset();
+  m.bgpPrefixOnWire.reset();
+  m.bgpPrefixRejected.reset();
+  m.bgpSessionUp.reset();
+  const sessions = new Map<string, number>();
+  for (const b of st.bridges ?? [])
+    for (const [peer, n] of Object.entries(b.neighbors ?? {}))
+      sessions.set(peer, Math.max(sessions.get(peer) ?? 0, n.state === 'up' ? 1 : 0));
+  for (const [neighbor, up] of sessions) m.bgpSessionUp.set({ neighbor }, up);
   for (const a of st.announcements ?? []) {
     m.bgpAnnounced.set({ prefix: a.prefix }, a.announced ? 1 : 0);
+    m.bgpPrefixOnWire.set({ prefix: a.prefix }, a.onWire ? 1 : 0);
+    m.bgpPrefixRejected.set({ prefix: a.prefix }, a.rejected ? 1 : 0);
     for (const s of STATES) m.bgpState.set({ prefix: a.prefix, state: s }, a.state === s ? 1 : 0);
   }
   m.bgpAcks.set({ result: 'done' }, st.counters?.acksDone ?? 0);

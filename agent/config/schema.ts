@@ -418,6 +418,17 @@ export const maintenance = z.strictObject({
   readyFile: z.string().startsWith('/').optional().describe('announce nothing until this file exists'),
   drainTimeout: duration.prefault('60s'),
   pollInterval: duration.prefault('5s').describe('fallback poll when inotify misses an event'),
+  peers: z
+    .array(
+      z
+        .string()
+        .url()
+        .regex(/^https?:\/\//, 'must be an http(s) URL'),
+    )
+    .default([])
+    .describe(
+      "the other LB hosts' metrics URLs (http://lb2:9100/metrics): `lbctl drain` without --force refuses when no peer in service would carry this host's prefixes or VRRP mastership",
+    ),
 });
 
 export const configSchema = z.strictObject({

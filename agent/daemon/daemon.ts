@@ -228,8 +228,16 @@ export class Daemon implements DaemonView {
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       reloads: this.reloads,
       facts: Object.fromEntries(this.facts.entries()),
+      // The host drain at the top level (`.drain.drained`, `.drain.owner`): what scripts and
+      // playbooks check before touching a host.
+      ...this.drainBrief(),
       subsystems,
     };
+  }
+
+  private drainBrief(): { drain?: unknown } {
+    const d = this.subsystem<Subsystem & { brief?: () => unknown }>('drain');
+    return d?.brief ? { drain: d.brief() } : {};
   }
 
   subsystem<T extends Subsystem>(name: string): T | undefined {

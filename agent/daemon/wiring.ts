@@ -44,7 +44,7 @@ export function buildSubsystems(ctx: SubsystemContext, cfg: Config, daemon: Daem
       drain: (s, a, p) => health.drainBackend(s, a, p),
       undrain: (s, a, p) => health.undrainBackend(s, a, p),
     },
-    // A master cannot see its backups (they do not advertise), so peers are "unknown" here.
+    // VRRP mastership for the drain guard (agent/drain/peers.ts asks the peers who can take over).
     vrrp: () =>
       ((vrrp.status() as { instances?: { name: string; state: string }[] }).instances ?? []).map((i) => ({
         name: i.name,

@@ -1,7 +1,9 @@
-// The disable file: its existence means "drained". lbctl writes who/why/when/expiry inside as
-// `key: value` lines an operator can read with cat; a file touched by hand (empty, or any text
-// we cannot parse) still means drained, just without details. Pure.
+// The disable file: its existence means "drained". lbctl writes owner/who/why/when/expiry inside
+// as `key: value` lines an operator can read with cat; a file touched by hand (empty, or any text
+// we cannot parse) still means drained, just without details (and without an owner). Pure.
 export interface DrainRecord {
+  /** Who may undrain it (`lbctl drain --owner NAME`); absent = nobody in particular (by hand). */
+  owner?: string;
   reason?: string;
   who?: string;
   /** Epoch ms. */
@@ -15,6 +17,7 @@ const HEADER =
 
 export function renderDrainFile(r: DrainRecord): string {
   const lines = [HEADER];
+  if (r.owner !== undefined) lines.push(`owner: ${oneLine(r.owner)}`);
   if (r.reason !== undefined) lines.push(`reason: ${oneLine(r.reason)}`);
   if (r.who !== undefined) lines.push(`who: ${oneLine(r.who)}`);
   if (r.when !== undefined) lines.push(`when: ${new Date(r.when).toISOString()}`);
@@ -35,6 +38,7 @@ export function parseDrainFile(text: string): DrainRecord {
     }
     const [, key, value] = m;
     if (key === 'reason') r.reason = value;
+    else if (key === 'owner') r.owner = value.slice(0, 200);
     else if (key === 'who') r.who = value;
     else if (key === 'when' || key === 'expires') {
       const t = Date.parse(value);
@@ -67,6 +71,25 @@ export function drainReason(s: DrainState): string | undefined {
   if (!s.drained) return undefined;
   const r = s.record;
   if (!r) return undefined;
-  const parts = [r.reason, r.who ? `by ${r.who}` : undefined].filter(Boolean);
+  const parts = [
+    r.reason,
+    r.who ? `by ${r.who}` : undefined,
+    r.owner ? `(owner ${r.owner})` : undefined,
+  ].filter(Boolean);
   return parts.length ? parts.join(' ') : undefined;
+}
+
+/** A drain owner name: what `--owner` accepts (one token an operator and a playbook can type). */
+export function validOwner(name: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,99}$/.test(name);
+}
+
+/** One line naming who drained the host, when and why (for refusals and logs). */
+export function describeDrain(r: DrainRecord | undefined): string {
+  if (!r) return 'drained (no details)';
+  const parts = [r.owner ? `owner ${r.owner}` : 'no owner (drained by hand or without --owner)'];
+  if (r.who) parts.push(`by ${r.who}`);
+  if (r.when !== undefined) parts.push(`since ${new Date(r.when).toISOString()}`);
+  if (r.reason) parts.push(`reason: ${r.reason}`);
+  return parts.join(', ');
 }

@@ -5,16 +5,11 @@ export interface VrrpInstanceView {
   name: string;
   /** This host is master of the instance now. */
   master: boolean;
-  /**
-   * Routers known to be able to take over (seen advertising, or backups that reported in);
-   * undefined when the VRRP subsystem cannot tell.
-   */
-  eligiblePeers?: number;
 }
 
 export interface DrainInputs {
   drained: boolean;
-  bgp?: { total: number; settled: number; pending: string[] };
+  bgp?: { total: number; settled: number; pending: string[]; notes?: string[] };
   vrrp?: VrrpInstanceView[];
   /** IPVS active connections on this host; undefined when there is no IPVS subsystem. */
   activeConnections?: number;
@@ -44,6 +39,8 @@ export interface DrainProgress {
   stages: DrainStage[];
   /** What is still left, one line each (empty when done). */
   left: string[];
+  /** Worth knowing although done (an announcement that never was on the wire). */
+  notes: string[];
 }
 
 export function drainProgress(i: DrainInputs): DrainProgress {
@@ -52,7 +49,10 @@ export function drainProgress(i: DrainInputs): DrainProgress {
   stages.push({
     name: 'announcements',
     done: b.settled >= b.total,
-    detail: b.total === 0 ? 'none configured' : `${b.settled}/${b.total} acked`,
+    detail:
+      b.total === 0
+        ? 'none configured'
+        : `${b.settled}/${b.total} acked${b.notes?.length ? `, ${b.notes.length} never on the wire` : ''}`,
   });
   const v = i.vrrp ?? [];
   const masters = v.filter((x) => x.master);
@@ -82,22 +82,14 @@ export function drainProgress(i: DrainInputs): DrainProgress {
   if (!i.drained) left.push('host is not drained (disable file absent)');
   for (const s of stages) if (!s.done) left.push(`${s.name}: ${s.detail}`);
   if (!stages[0].done) left.push(...b.pending.map((p) => `  ${p}`));
-  return { drained: i.drained, done: i.drained && stages.every((s) => s.done), stages, left };
-}
-
-/**
- * A drain needs --force when it would leave a VRRP group without an eligible master: this host
- * is master of an instance and the VRRP subsystem knows of no other router that could take over
- * (eligiblePeers === 0). Unknown (undefined) does not block; it is reported as a warning.
- */
-export function forceNeeded(vrrp: VrrpInstanceView[]): {
-  needed: boolean;
-  instances: string[];
-  unknown: string[];
-} {
-  const instances = vrrp.filter((x) => x.master && x.eligiblePeers === 0).map((x) => x.name);
-  const unknown = vrrp.filter((x) => x.master && x.eligiblePeers === undefined).map((x) => x.name);
-  return { needed: instances.length > 0, instances, unknown };
+  return {
+    drained: i.drained,
+    done: i.drained && stages.every((s) => s.done),
+    stages,
+    left,
+    // Counted as drained (nothing there attracts traffic), but never silently.
+    notes: b.notes ?? [],
+  };
 }
 
 /** One progress line for a terminal / log. */

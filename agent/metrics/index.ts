@@ -122,6 +122,21 @@ export class AgentMetrics {
   ]);
   readonly bgpAcks = this.g('bgp_acks', 'ExaBGP acks by result', ['result']);
   readonly bgpBridgeConnected = this.g('bgp_bridge_connected', '1 while the ExaBGP bridge is connected');
+  readonly bgpSessionUp = this.g(
+    'bgp_session_up',
+    "1 while ExaBGP's BGP session with the neighbor is established",
+    ['neighbor'],
+  );
+  readonly bgpPrefixOnWire = this.g(
+    'bgp_prefix_on_wire',
+    "1 if ExaBGP's adj-rib-out holds the prefix for an established neighbor with its family negotiated",
+    ['prefix'],
+  );
+  readonly bgpPrefixRejected = this.g(
+    'bgp_prefix_rejected',
+    '1 if no ExaBGP neighbor has the prefix family configured (announced, never sent)',
+    ['prefix'],
+  );
   // reload counter driven by events
   readonly reloadEvents = this.c('config_reload_events_total', 'reload attempts', ['result']);
 }

@@ -1,6 +1,8 @@
 // lbctl drain / undrain: maintenance of the whole host (the disable file) and of one backend.
-//   lbctl drain [--reason TEXT] [--ttl DURATION] [--wait] [--timeout DURATION] [--force]
-//   lbctl undrain
+//   lbctl drain [--owner NAME] [--reason TEXT] [--ttl DURATION] [--wait] [--timeout DURATION] [--force]
+//   lbctl undrain [--owner NAME] [--force]
+// A drain with an owner is undone only by the same owner (or --force); an existing drain is
+// never overwritten. Refusals exit 1 and say who drained the host, when and why.
 //   lbctl drain backend SERVICE ADDRESS[:PORT]   /   lbctl undrain backend SERVICE ADDRESS[:PORT]
 import { userInfo } from 'node:os';
 import { type Command, InvalidArgumentError } from 'commander';
@@ -35,6 +37,12 @@ function who(): string {
   return sudo && sudo !== name ? `${sudo} (as ${name})` : name;
 }
 
+/** A refusal the agent explained (another owner's drain, --force needed): exit 1, on stderr. */
+function refused(c: CliContext, err: AgentError): void {
+  process.stderr.write(c.json ? `${JSON.stringify({ error: err.error })}\n` : `lbctl: ${err.message}\n`);
+  process.exitCode = 1;
+}
+
 /** Polls drain.progress until done or the timeout; exit code 0 drained, 1 timed out. */
 export async function waitForDrain(
   ctx: CliContext,
@@ -62,6 +70,7 @@ export async function waitForDrain(
     await new Promise((r) => setTimeout(r, Math.min(interval, Math.max(1, timeoutMs - elapsed))));
   }
   if (tty) process.stderr.write('\n');
+  for (const n of last?.notes ?? []) process.stderr.write(`lbctl: note: ${n}\n`);
   if (ctx.json) ctx.out(JSON.stringify(last));
   if (last?.done) return 0;
   process.stderr.write(`lbctl: drain not complete after ${Math.round(timeoutMs / 1000)}s; left:\n`);
@@ -73,6 +82,7 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
   const drain = program
     .command('drain')
     .description('drain this host (writes the disable file); see also `drain backend`')
+    .option('-o, --owner <name>', 'who owns this drain: only the same --owner (or --force) undrains it')
     .option('-r, --reason <text>', 'why (stored in the disable file)')
     .option('--ttl <duration>', 'undrain automatically after this long', durationArg)
     .option('-w, --wait', 'wait until drained, showing progress')
@@ -81,13 +91,24 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
       'with --wait: give up after this long (default maintenance.drainTimeout)',
       durationArg,
     )
-    .option('-f, --force', 'drain even if a VRRP group would be left without an eligible master')
+    .option(
+      '-f, --force',
+      'drain even if no peer in maintenance.peers is in service to take over (checked only with peers)',
+    )
     .action(
-      async (o: { reason?: string; ttl?: number; wait?: boolean; timeout?: number; force?: boolean }) => {
+      async (o: {
+        owner?: string;
+        reason?: string;
+        ttl?: number;
+        wait?: boolean;
+        timeout?: number;
+        force?: boolean;
+      }) => {
         const c = ctx();
-        let st: { drained: boolean; expires?: string };
+        let st: { drained: boolean; expires?: string; kept?: boolean; summary?: string };
         try {
           st = (await c.call('drain.set', {
+            owner: o.owner,
             reason: o.reason,
             ttlMs: o.ttl,
             who: who(),
@@ -96,16 +117,18 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
         } catch (err) {
           if (
             err instanceof AgentError &&
-            (err.error.details as { needForce?: boolean } | undefined)?.needForce
+            ((err.error.details as { needForce?: boolean } | undefined)?.needForce ||
+              (err.error.details as { drainedBy?: unknown } | undefined)?.drainedBy)
           ) {
-            process.stderr.write(`lbctl: ${err.message}\n`);
-            process.exitCode = 1;
+            refused(c, err);
             return;
           }
           throw err;
         }
+        if (st.kept) process.stderr.write(`lbctl: already ${st.summary ?? 'drained'}; left as it is\n`);
         if (!o.wait) {
           if (c.json) c.out(JSON.stringify(st));
+          else if (st.kept) c.out(st.summary ?? 'drained');
           else
             c.out(`drained${o.reason ? ` (${o.reason})` : ''}${st.expires ? `, expires ${st.expires}` : ''}`);
           return;
@@ -129,10 +152,24 @@ export function registerDrainCommands(program: Command, ctx: () => CliContext): 
   const undrain = program
     .command('undrain')
     .description('undrain this host (removes the disable file); see also `undrain backend`')
-    .action(async () => {
+    .option('-o, --owner <name>', 'remove the drain only if NAME owns it')
+    .option('-f, --force', "remove the drain whoever owns it (someone else's maintenance!)")
+    .action(async (o: { owner?: string; force?: boolean }) => {
       const c = ctx();
-      const r = await c.call('drain.clear');
-      c.out(c.json ? JSON.stringify(r) : 'undrained');
+      let r: { kept?: boolean };
+      try {
+        r = (await c.call('drain.clear', { owner: o.owner, force: Boolean(o.force) })) as typeof r;
+      } catch (err) {
+        if (
+          err instanceof AgentError &&
+          (err.error.details as { drainedBy?: unknown } | undefined)?.drainedBy
+        ) {
+          refused(c, err);
+          return;
+        }
+        throw err;
+      }
+      c.out(c.json ? JSON.stringify(r) : r.kept ? 'not drained' : 'undrained');
     });
 
   undrain

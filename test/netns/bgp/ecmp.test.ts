@@ -20,6 +20,7 @@ import {
   veth,
   waitFor,
 } from '../../lib/netns.js';
+import { EXABGP_ENV } from './lab.js';
 
 // Compiled files are what ExaBGP and the namespaces run (run `npx tsc -p .` first).
 const here = dirname(fileURLToPath(import.meta.url));
@@ -137,13 +138,7 @@ ${withMedPrefix ? `    - { prefix: ${VIP_M}/32, checks: [web] }\n` : ''}`,
 
   const startExabgp = (lb: LbHost) => {
     lb.exabgp = lb.ns.spawn(['exabgp', join(lb.dir, 'exabgp.conf')], {
-      env: {
-        'exabgp.daemon.user': 'root',
-        'exabgp.daemon.daemonize': 'false',
-        'exabgp.log.destination': 'stdout',
-        'exabgp.api.cli': 'false',
-        'exabgp.daemon.pid': '',
-      },
+      env: EXABGP_ENV,
       cwd: lb.dir,
     });
     lb.exabgpOut = captureOutput(lb.exabgp);

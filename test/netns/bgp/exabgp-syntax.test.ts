@@ -17,6 +17,7 @@ import {
   uniq,
   waitFor,
 } from '../../lib/netns.js';
+import { EXABGP_ENV } from './lab.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = here.includes('/dist/') ? resolve(here, '../../../..') : resolve(here, '../../..');
@@ -82,12 +83,7 @@ neighbor 10.0.2.1 { inherit t; router-id 10.0.1.2; local-address 10.0.2.2; }
     const agentOut = captureOutput(agent);
     await waitFor(() => agentOut.text().includes('lbagent running'), { timeoutMs: 15_000, what: 'lbagent' });
     const exabgp = ns.spawn(['exabgp', join(dir, 'exabgp.conf')], {
-      env: {
-        'exabgp.daemon.user': 'root',
-        'exabgp.daemon.daemonize': 'false',
-        'exabgp.api.cli': 'false',
-        'exabgp.log.destination': 'stdout',
-      },
+      env: EXABGP_ENV,
       cwd: dir,
     });
     const exaOut = captureOutput(exabgp);

@@ -26,6 +26,54 @@ const ann = (id: number, key: string) => ({
 });
 
 describe('bridge core', () => {
+  it('a query collects ExaBGP output up to its ack; events in between stay events', () => {
+    const r = rig();
+    r.core.agentUp();
+    r.core.fromAgent(ann(1, '192.0.2.1/32'));
+    r.core.fromAgent({ t: 'query', id: 2, cmd: 'show adj-rib out extensive' });
+    r.core.fromExabgp('done');
+    r.core.fromExabgp(
+      'neighbor 10.0.1.1 local-ip 10.0.1.2 family-allowed in-open ipv4 unicast 192.0.2.1/32 next-hop self med 100',
+    );
+    r.core.fromExabgp('neighbor 10.0.1.1 down - peer reset');
+    r.core.fromExabgp('done');
+    assert.deepEqual(r.toAgent, [
+      { t: 'ack', id: 1, ok: true },
+      { t: 'neighbor', neighbor: '10.0.1.1', event: 'down', detail: 'peer reset' },
+      {
+        t: 'reply',
+        id: 2,
+        ok: true,
+        lines: [
+          'neighbor 10.0.1.1 local-ip 10.0.1.2 family-allowed in-open ipv4 unicast 192.0.2.1/32 next-hop self med 100',
+        ],
+        truncated: undefined,
+      },
+    ]);
+    assert.equal(
+      parseAgentMessage('{"t":"query","id":3,"cmd":"announce route 1.2.3.4/32 next-hop self"}'),
+      'query must be a show command',
+    );
+  });
+
+  it('ExaBGP gone: no grace timer, no "agent gone", nothing written any more', () => {
+    const logs: string[] = [];
+    const clock = new FakeClock();
+    const out: string[] = [];
+    const core = new BridgeCore(
+      clock,
+      { writeExabgp: (l) => out.push(l), sendAgent: () => {}, log: (m) => logs.push(m) },
+      3000,
+    );
+    core.agentUp();
+    core.fromAgent(ann(1, '192.0.2.1/32'));
+    core.exabgpDown();
+    core.agentDown();
+    clock.advance(10_000);
+    assert.deepEqual(out, ['announce route 192.0.2.1/32 next-hop self med 100']);
+    assert.deepEqual(logs, []);
+  });
+
   it('relays commands and matches in-order acks to ids', () => {
     const r = rig();
     r.core.agentUp();

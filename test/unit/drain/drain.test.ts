@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { drainReason, drainState, parseDrainFile, renderDrainFile } from '../../../agent/drain/file.js';
-import { drainProgress, forceNeeded } from '../../../agent/drain/progress.js';
+import { drainProgress } from '../../../agent/drain/progress.js';
 
 describe('disable file', () => {
   it('round-trips what lbctl writes', () => {
@@ -75,20 +75,5 @@ describe('drain progress', () => {
   it('is not done while the host is not drained, even with nothing to do', () => {
     assert.equal(drainProgress({ drained: false }).done, false);
     assert.equal(drainProgress({ drained: true }).done, true);
-  });
-  it('asks for --force only when a master instance has no eligible peer', () => {
-    assert.deepEqual(
-      forceNeeded([
-        { name: 'a', master: true, eligiblePeers: 0 },
-        { name: 'b', master: false, eligiblePeers: 0 },
-        { name: 'c', master: true },
-      ]),
-      {
-        needed: true,
-        instances: ['a'],
-        unknown: ['c'],
-      },
-    );
-    assert.equal(forceNeeded([{ name: 'a', master: true, eligiblePeers: 1 }]).needed, false);
   });
 });
