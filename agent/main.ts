@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
+// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`, `import`).
 import { Command, Option } from 'commander';
 import { runExabgpBridge } from './bgp/bridge.js';
 import { configJsonSchema } from './config/json-schema.js';
@@ -7,6 +7,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from '.
 import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';
 import { runDaemon } from './daemon/run.js';
+import { importCommand } from './import/cli.js';
 import { VERSION } from './version.js';
 
 const program = new Command('lbagent')
@@ -63,6 +64,8 @@ program
     // ExaBGP is gone: exit now, whatever handle (a half-closed socket, a pipe) is still open.
     process.exit(code);
   });
+
+program.addCommand(importCommand());
 
 program
   .command('config-reference')
