@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`).
+// lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`, `import`).
 // Exit codes: 0 ok, 1 failed (invalid config, start refused, crash), 2 usage error.
 import { Command, CommanderError, Option } from 'commander';
 import { runExabgpBridge } from './bgp/bridge.js';
@@ -8,6 +8,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from '.
 import { configReference } from './config/reference.js';
 import { configSummary } from './config/summary.js';
 import { runDaemon } from './daemon/run.js';
+import { importCommand } from './import/cli.js';
 import { VERSION } from './version.js';
 
 const program = new Command('lbagent')
@@ -70,6 +71,11 @@ program
     // ExaBGP is gone: exit now, whatever handle (a half-closed socket, a pipe) is still open.
     process.exit(code);
   });
+
+// Built apart, so it does not inherit exitOverride(): set it on the whole subtree (exit 2 on usage).
+const importCmd = importCommand();
+for (const c of [importCmd, ...importCmd.commands]) c.exitOverride();
+program.addCommand(importCmd);
 
 program
   .command('config-reference')

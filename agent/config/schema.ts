@@ -265,7 +265,9 @@ export const ipvsService = z.strictObject({
     .int()
     .min(0)
     .default(1)
-    .describe('Service is up while at least this many backends are healthy (hysteresis: +1 to come back).'),
+    .describe(
+      'Service is up while at least this many backends are healthy, down below that (no hysteresis: rise/fall steady each backend).',
+    ),
   quorumWeight: z
     .number()
     .int()
@@ -280,7 +282,7 @@ export const ipvsService = z.strictObject({
     .min(0)
     .default(0)
     .describe(
-      'quorumWeight tolerance (keepalived `hysteresis`): goes down below quorumWeight - hysteresis, comes back at quorumWeight + hysteresis.',
+      'quorumWeight tolerance (keepalived `hysteresis`): an up service goes down below quorumWeight - hysteresis, one that went down comes back at quorumWeight + hysteresis (at most all backends’ weight); a fresh start is judged on quorumWeight.',
     ),
   check: checkRef.optional().describe('default check for backends without their own'),
   backends: z.array(backend).default([]),

@@ -125,6 +125,11 @@ export function crossFieldIssues(cfg: Config): ConfigIssue[] {
     if (s.quorumWeight === undefined && s.quorumHysteresis > 0) {
       add(`${at}.quorumHysteresis`, 'needs quorumWeight');
     }
+    // Below quorumWeight, so an up service still needs some healthy weight (keepalived clamps the
+    // same way: hysteresis >= quorum becomes quorum - 1).
+    if (s.quorumWeight !== undefined && s.quorumHysteresis >= s.quorumWeight) {
+      add(`${at}.quorumHysteresis`, `must be below quorumWeight (${s.quorumWeight})`);
+    }
   });
 
   // VRRP: VRID unique per interface and family; v2 whole seconds; auth only for v2.

@@ -7,7 +7,7 @@ import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { canonicalAddress } from '../lib/ip.js';
 import type { Transition } from './machine.js';
-import { backendFact, quorumUp, weightQuorumUp } from './model.js';
+import { backendFact, quorumUp } from './model.js';
 import { type HealthState, loadHealthState, saveHealthState } from './persist.js';
 import {
   type BackendSubject,
@@ -54,6 +54,8 @@ export class HealthSubsystem implements Subsystem {
   private drained = new Set<string>();
   private ramps = new Map<string, { start: number; timer?: Timer }>();
   private published = new Set<string>();
+  /** Services that have been up since they appeared: only these can "recover" (hysteresis). */
+  private everUp = new Set<string>();
   private transitionReason = new Map<string, string>();
   private stats = new LatenessStats();
   private readonly wheel: CheckWheel;
@@ -177,6 +179,7 @@ export class HealthSubsystem implements Subsystem {
       if (!wanted.has(k)) {
         this.ctx.facts.delete(k);
         this.published.delete(k);
+        this.everUp.delete(k);
       }
     }
     // Schedules start only now, so the work above does not make the first checks late.
@@ -360,28 +363,41 @@ export class HealthSubsystem implements Subsystem {
   }
 
   /** Healthy backends, and their weight (the fact's dynamic / slow-start weight when it has one). */
-  private serviceCounts(s: ServiceSubject): { healthy: number; total: number; healthyWeight: number } {
+  private serviceCounts(s: ServiceSubject): {
+    healthy: number;
+    total: number;
+    healthyWeight: number;
+    totalWeight: number;
+  } {
     let healthy = 0;
     let healthyWeight = 0;
+    let totalWeight = 0;
     s.backendKeys.forEach((k, i) => {
+      const configured = s.backendWeights[i] ?? 0;
+      totalWeight += configured;
       const f = this.ctx.facts.get(k);
       if (f?.up === false) return;
       healthy++;
-      healthyWeight += f?.weight ?? s.backendWeights[i] ?? 0;
+      healthyWeight += f?.weight ?? configured;
     });
-    return { healthy, total: s.backendKeys.length, healthyWeight };
+    return { healthy, total: s.backendKeys.length, healthyWeight, totalWeight };
   }
 
   private updateService(s: ServiceSubject): void {
-    const { healthy, total, healthyWeight } = this.serviceCounts(s);
+    const counts = this.serviceCounts(s);
     const prev = this.published.has(s.key) ? this.ctx.facts.get(s.key)?.up : undefined;
-    let up = quorumUp(prev, healthy, s.quorum, total);
-    let reason = `${healthy}/${total} backends healthy (quorum ${s.quorum})`;
-    if (s.quorumWeight !== undefined) {
-      const byWeight = weightQuorumUp(prev, healthyWeight, s.quorumWeight, s.quorumHysteresis);
-      up = up && byWeight; // both must hold, each with its own hysteresis
-      reason += `, healthy weight ${healthyWeight} (quorumWeight ${s.quorumWeight}±${s.quorumHysteresis})`;
-    }
+    const state = prev === true ? 'up' : this.everUp.has(s.key) ? 'down' : 'fresh';
+    const up = quorumUp({
+      state,
+      ...counts,
+      quorum: s.quorum,
+      quorumWeight: s.quorumWeight,
+      hysteresis: s.quorumHysteresis,
+    });
+    let reason = `${counts.healthy}/${counts.total} backends healthy (quorum ${s.quorum})`;
+    if (s.quorumWeight !== undefined)
+      reason += `, healthy weight ${counts.healthyWeight} (quorumWeight ${s.quorumWeight}±${s.quorumHysteresis})`;
+    if (up) this.everUp.add(s.key);
     this.publish(s.key, { up, reason }, 'service');
   }
 

@@ -1,6 +1,6 @@
 // Pure rules from check states to facts: a backend's manual drain sits ahead of its check, an
 // undrained or recovered backend ramps its weight over slowStart, a service follows a quorum of
-// healthy backends with hysteresis.
+// healthy backends (and optionally of their weight, with keepalived's hysteresis).
 import type { Fact } from '../daemon/facts.js';
 
 export const RAMP_STEPS = 10;
@@ -45,26 +45,42 @@ export function backendFact(i: BackendInputs): { fact: Fact; rampNextAt?: number
 }
 
 /**
- * Service quorum with hysteresis: up while healthy >= quorum; once down it needs quorum + 1
- * (capped at the number of backends) to come back, so one flapping backend cannot flap the service.
+ * Where a service stands for its quorum: `fresh` until it has been up once (start-up, a new
+ * service), so the first check results judge it on the plain threshold instead of as a recovery.
  */
-export function quorumUp(prev: boolean | undefined, healthy: number, quorum: number, total: number): boolean {
-  if (quorum <= 0) return true;
-  if (prev === false) return healthy >= Math.min(quorum + 1, Math.max(total, quorum));
-  return healthy >= quorum;
+export type QuorumState = 'fresh' | 'up' | 'down';
+
+export interface QuorumInputs {
+  state: QuorumState;
+  /** Backends counted healthy (fact up or unchecked), and how many the service has. */
+  healthy: number;
+  total: number;
+  quorum: number;
+  /** Sum of the healthy backends' weights, and of all backends' weights. */
+  healthyWeight: number;
+  totalWeight: number;
+  quorumWeight?: number;
+  hysteresis: number;
 }
 
 /**
- * Weight quorum as keepalived's virtual_server `quorum`/`hysteresis`: an up service goes down when
- * the healthy weight drops below quorum - hysteresis; a down one comes back at quorum + hysteresis.
+ * Whether a service is up. Count quorum: up iff healthy >= quorum (`quorum: 0` always up); no
+ * hidden hysteresis, since rise/fall already steady each backend. Weight quorum (keepalived's
+ * virtual_server quorum/hysteresis, check/ipwrapper.c): an up service stays up while the healthy
+ * weight is >= quorumWeight - hysteresis; a service that went down comes back at
+ * quorumWeight + hysteresis, but never needs more than all its backends' weight (keepalived has
+ * no such cap: with too few backends it stays down forever); a fresh one is up at quorumWeight.
+ * Both quorums must hold.
  */
-export function weightQuorumUp(
-  prev: boolean | undefined,
-  healthyWeight: number,
-  quorum: number,
-  hysteresis: number,
-): boolean {
-  if (prev === false) return healthyWeight >= quorum + hysteresis;
-  if (prev === true) return healthyWeight >= quorum - hysteresis;
-  return healthyWeight >= quorum;
+export function quorumUp(i: QuorumInputs): boolean {
+  const byCount = i.quorum <= 0 || i.healthy >= i.quorum;
+  if (i.quorumWeight === undefined) return byCount;
+  const q = i.quorumWeight;
+  const threshold =
+    i.state === 'up'
+      ? Math.max(1, q - i.hysteresis)
+      : i.state === 'down'
+        ? Math.min(q + i.hysteresis, Math.max(q, i.totalWeight))
+        : q;
+  return byCount && i.healthyWeight >= threshold;
 }

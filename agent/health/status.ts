@@ -54,6 +54,8 @@ export interface HealthStatus {
     healthy: number;
     total: number;
     healthyWeight: number;
+    /** Weight of all backends (the most a quorum's hysteresis can ask for). */
+    totalWeight: number;
   }[];
   host: { up: boolean; reason: string; checks: string[] } | null;
   scheduler: {

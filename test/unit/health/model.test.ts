@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { backendFact, quorumUp, rampWeight, weightQuorumUp } from '../../../agent/health/model.js';
+import { backendFact, type QuorumState, quorumUp, rampWeight } from '../../../agent/health/model.js';
 import { answerTexts } from '../../../agent/health/probes/dns.js';
 import { execVerdict } from '../../../agent/health/probes/exec.js';
 import { fsFor } from '../../../agent/health/probes/host.js';
@@ -49,25 +49,45 @@ describe('backendFact', () => {
   });
 });
 
-describe('quorum with hysteresis', () => {
-  it('goes down below quorum and needs quorum+1 to come back', () => {
-    assert.equal(quorumUp(undefined, 2, 2, 4), true);
-    assert.equal(quorumUp(true, 1, 2, 4), false);
-    assert.equal(quorumUp(false, 2, 2, 4), false);
-    assert.equal(quorumUp(false, 3, 2, 4), true);
+describe('service quorum', () => {
+  const count = (state: QuorumState, healthy: number, quorum: number, total: number) =>
+    quorumUp({ state, healthy, total, quorum, healthyWeight: healthy, totalWeight: total, hysteresis: 0 });
+  const weight = (state: QuorumState, healthyWeight: number, q: number, h: number, totalWeight = 100) =>
+    quorumUp({
+      state,
+      healthy: 1,
+      total: 1,
+      quorum: 1,
+      healthyWeight,
+      totalWeight,
+      quorumWeight: q,
+      hysteresis: h,
+    });
+
+  it('count quorum: up iff healthy >= quorum, in every state (no hidden hysteresis)', () => {
+    for (const state of ['fresh', 'up', 'down'] as const) {
+      assert.equal(count(state, 2, 2, 4), true, state);
+      assert.equal(count(state, 1, 2, 4), false, state);
+    }
+    // Issue 15.2: 2 backends, quorum 1, one dead from the start, and after a recovery.
+    assert.equal(count('fresh', 1, 1, 2), true);
+    assert.equal(count('down', 1, 1, 2), true);
+    assert.equal(count('down', 0, 0, 2), true, 'quorum 0 is always up');
+    assert.equal(count('fresh', 0, 1, 0), false, 'no backends, quorum 1: down');
   });
-  it('caps the come-back threshold at the number of backends; quorum 0 is always up', () => {
-    assert.equal(quorumUp(false, 2, 2, 2), true);
-    assert.equal(quorumUp(false, 0, 0, 2), true);
+  it('weight quorum follows keepalived: down below q-h, back at q+h; fresh judged on q', () => {
+    assert.equal(weight('fresh', 20, 20, 5), true, 'a fresh start is not a recovery');
+    assert.equal(weight('fresh', 19, 20, 5), false);
+    assert.equal(weight('up', 15, 20, 5), true, 'within the tolerance stays up');
+    assert.equal(weight('up', 14, 20, 5), false);
+    assert.equal(weight('down', 24, 20, 5), false, 'needs q+h to come back');
+    assert.equal(weight('down', 25, 20, 5), true);
+    assert.equal(weight('up', 19, 20, 0), false, 'no hysteresis: plain threshold');
+    assert.equal(weight('up', 0, 1, 1), false, 'no healthy weight is down (keepalived: !weight_sum)');
   });
-  it('weight quorum follows keepalived: down below q-h, back at q+h', () => {
-    assert.equal(weightQuorumUp(undefined, 20, 20, 5), true);
-    assert.equal(weightQuorumUp(undefined, 19, 20, 5), false);
-    assert.equal(weightQuorumUp(true, 15, 20, 5), true, 'within the tolerance stays up');
-    assert.equal(weightQuorumUp(true, 14, 20, 5), false);
-    assert.equal(weightQuorumUp(false, 24, 20, 5), false, 'needs q+h to come back');
-    assert.equal(weightQuorumUp(false, 25, 20, 5), true);
-    assert.equal(weightQuorumUp(true, 19, 20, 0), false, 'no hysteresis: plain threshold');
+  it('hysteresis never asks for more than all the backends weigh', () => {
+    assert.equal(weight('down', 30, 25, 10, 30), true, 'q+h = 35 > 30 backends: all healthy is enough');
+    assert.equal(weight('down', 29, 25, 10, 30), false);
   });
 });
 

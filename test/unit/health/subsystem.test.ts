@@ -84,7 +84,7 @@ describe('HealthSubsystem (fake clock, scripted probes)', () => {
     assert.equal(h.facts.get('service:web')?.up, true);
   });
 
-  it('service quorum has hysteresis: down below quorum, back only at quorum+1', async () => {
+  it('service quorum: down below quorum, back at quorum (no hidden +1)', async () => {
     const h = harness(WEB);
     current = h;
     await h.health.start(h.config);
@@ -96,10 +96,36 @@ describe('HealthSubsystem (fake clock, scripted probes)', () => {
     h.behaviour.set('10.0.0.1:80', 'ok');
     await h.advance(2000);
     assert.equal(h.health.status().services[0].healthy, 2);
-    assert.equal(h.facts.get('service:web')?.up, false, 'quorum reached but not quorum+1');
-    h.behaviour.set('10.0.0.2:80', 'ok');
+    assert.equal(h.facts.get('service:web')?.up, true, 'quorum reached again');
+  });
+
+  it('fresh start, 2 backends, quorum 1, one dead from the start: up on the first results (issue 15.2)', async () => {
+    const h = harness(`
+ipvs:
+  services:
+    - name: web
+      vip: 192.0.2.1
+      port: 80
+      quorum: 1
+      check: { type: tcp, interval: 1s, timeout: 500ms, rise: 2, fall: 3 }
+      backends: [{ address: 10.0.0.1 }, { address: 10.0.0.2 }]
+`);
+    current = h;
+    h.behaviour.set('10.0.0.2:80', 'fail');
+    await h.health.start(h.config);
+    assert.equal(h.facts.get('service:web')?.up, false, 'nothing checked yet');
+    await h.advance(1100); // runs at t=0 and t=1000: rise 2 reached for 10.0.0.1
+    assert.deepEqual(
+      { up: h.facts.get('service:web')?.up, reason: h.facts.get('service:web')?.reason },
+      { up: true, reason: '1/2 backends healthy (quorum 1)' },
+    );
+    // After a real outage it comes back at the same threshold.
+    h.behaviour.set('10.0.0.1:80', 'fail');
+    await h.advance(3000);
+    assert.equal(h.facts.get('service:web')?.up, false);
+    h.behaviour.set('10.0.0.1:80', 'ok');
     await h.advance(2000);
-    assert.equal(h.facts.get('service:web')?.up, true);
+    assert.equal(h.facts.get('service:web')?.up, true, 'recovered with 1 of 2');
   });
 
   it('weight quorum: healthy weight below quorumWeight - hysteresis takes the service down', async () => {
