@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // lbagent: the daemon (`run`) and its offline helpers (`check-config`, `schema`, `import`).
-import { Command, Option } from 'commander';
+// Exit codes: 0 ok, 1 failed (invalid config, start refused, crash), 2 usage error.
+import { Command, CommanderError, Option } from 'commander';
 import { runExabgpBridge } from './bgp/bridge.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { ConfigError, DEFAULT_CONFIG_PATH, formatIssue, loadConfigFile } from './config/load.js';
@@ -13,7 +14,8 @@ import { VERSION } from './version.js';
 const program = new Command('lbagent')
   .description('Linux load-balancer host agent')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride();
 
 program
   .command('run')
@@ -39,7 +41,12 @@ program
         for (const line of configSummary(config)) console.log(`  ${line}`);
       }
     } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
+      if (!(err instanceof ConfigError)) {
+        // Whatever the loader tripped on, one line naming the file, never a stack trace.
+        console.error(`${file}: cannot be loaded: ${(err as Error)?.message ?? String(err)}`);
+        process.exitCode = 1;
+        return;
+      }
       console.error(`${file}: ${err.issues.length} error(s)`);
       for (const i of err.issues) console.error(`  ${formatIssue(i)}`);
       process.exitCode = 1;
@@ -65,7 +72,10 @@ program
     process.exit(code);
   });
 
-program.addCommand(importCommand());
+// Built apart, so it does not inherit exitOverride(): set it on the whole subtree (exit 2 on usage).
+const importCmd = importCommand();
+for (const c of [importCmd, ...importCmd.commands]) c.exitOverride();
+program.addCommand(importCmd);
 
 program
   .command('config-reference')
@@ -74,4 +84,10 @@ program
     process.stdout.write(configReference());
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  // --help and --version exit 0; usage errors (unknown command or option) exit 2, like lbctl.
+  process.exitCode = err.exitCode === 0 ? 0 : 2;
+}

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // lbctl: the operator's CLI. Talks to the agent over its control socket.
 // Exit codes: 0 ok, 1 the operation failed or timed out, 2 usage error, 3 agent unreachable.
+// Results go to stdout, progress and errors to stderr; with --json an error is one JSON object
+// on stderr: {"error": {"code", "message", "exit", "details"?}}.
 import { Command, CommanderError, Option } from 'commander';
 import { VERSION } from '../agent/version.js';
 import { AgentError, AgentUnreachable, callAgent } from './client.js';
 import { registerCompletionCommand } from './commands/completion.js';
 import { registerStatusCommands } from './commands/status.js';
-import type { CliContext } from './context.js';
+import { type CliContext, printError } from './context.js';
 import { registerExtensions } from './extensions.js';
 
 const program = new Command('lbctl')
@@ -21,6 +23,10 @@ const program = new Command('lbctl')
   .showHelpAfterError('(run lbctl --help for the list of verbs)')
   .exitOverride();
 
+// Known before parsing, so that even a usage error is reported as JSON.
+const jsonWanted = process.argv.slice(2).includes('--json');
+if (jsonWanted) program.configureOutput({ writeErr: () => {} });
+
 const ctx = (): CliContext => {
   const o = program.opts<{ socket: string; json?: boolean }>();
   return {
@@ -28,6 +34,8 @@ const ctx = (): CliContext => {
     json: Boolean(o.json),
     call: (method, params, timeoutMs) => callAgent(o.socket, method, params, timeoutMs),
     out: (text) => process.stdout.write(`${text}\n`),
+    progress: (text) => process.stderr.write(`${text}\n`),
+    fail: (code, message, exit, details) => printError(Boolean(o.json), code, message, exit, details),
   };
 };
 
@@ -42,20 +50,22 @@ for (const cmd of program.commands) {
   });
 }
 
+const fail = (code: string, message: string, exit: number, details?: unknown): void =>
+  printError(jsonWanted, code, message, exit, details);
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof CommanderError) {
-    // --help and --version exit 0; usage errors exit 2 (commander already printed the message).
-    process.exitCode = err.exitCode === 0 ? 0 : 2;
+    // --help and --version exit 0; usage errors exit 2 (commander already printed the text).
+    if (err.exitCode === 0) process.exitCode = 0;
+    else if (jsonWanted) fail('usage', err.message.replace(/^error: /, ''), 2);
+    else process.exitCode = 2;
   } else if (err instanceof AgentUnreachable) {
-    process.stderr.write(`lbctl: ${err.message}\n`);
-    process.exitCode = 3;
+    fail('unreachable', err.message, 3);
   } else if (err instanceof AgentError) {
-    process.stderr.write(`lbctl: ${err.message}\n`);
-    process.exitCode = 1;
+    fail(err.error.code, err.message, 1, err.error.details);
   } else {
-    process.stderr.write(`lbctl: ${(err as Error).message}\n`);
-    process.exitCode = 1;
+    fail('failed', (err as Error).message, 1);
   }
 }

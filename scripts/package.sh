@@ -5,6 +5,7 @@
 #     node_modules/              production dependencies only (native addons built for this Node ABI)
 #     package.json package-lock.json
 #     systemd/lbagent.service systemd/tmpfiles.d/lbagent.conf
+#     iproute2/rt_protos.d/lbagent.conf   route protocol 199's name (ip route show proto lbagent)
 #     bin/lbagent bin/lbctl      wrappers (exec node on dist/...; LBAGENT_NODE overrides the node binary)
 #     examples/ docs/ BUILDINFO   BUILDINFO: version, git commit, node version and ABI, arch
 #
@@ -53,6 +54,7 @@ cp -a dist/agent dist/cli "$DEST/dist/"
 cp package.json package-lock.json "$DEST/"
 cp systemd/lbagent.service "$DEST/systemd/"
 cp systemd/tmpfiles.d/lbagent.conf "$DEST/systemd/tmpfiles.d/"
+mkdir -p "$DEST/iproute2/rt_protos.d" && cp agent/kernel/rt_protos.lbagent.conf "$DEST/iproute2/rt_protos.d/lbagent.conf"
 [ -d examples ] && cp -a examples "$DEST/"
 for doc in README.md LICENSE; do [ -f "$doc" ] && cp "$doc" "$DEST/"; done
 for doc in docs/*.md docs/*.json; do [ -f "$doc" ] && cp "$doc" "$DEST/docs/"; done

@@ -10,8 +10,10 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 [ "$(id -u)" = 0 ] || { echo "setup: run as root (it installs Debian packages and creates network namespaces)" >&2; exit 1; }
 
 # Peers and tools: keepalived/ExaBGP/BIRD are real protocol peers in tests; tcpdump captures;
-# ipvsadm reads IPVS back; strace proves fsync before an ack; QEMU + Debian's kernel run the IPVS tests (this kernel may lack IPVS).
-PKGS=(iproute2 procps psmisc kmod iputils-ping iputils-arping curl tcpdump strace keepalived exabgp bird2 ipvsadm haproxy
+# ipvsadm reads IPVS back; strace proves fsync before an ack; QEMU + Debian's kernel run the IPVS tests (this kernel may lack IPVS);
+# prometheus for `promtool check metrics` on a real scrape (its service is never started here);
+# jq for the log filters the troubleshooting guide shows.
+PKGS=(iproute2 procps psmisc kmod iputils-ping iputils-arping curl tcpdump strace keepalived exabgp bird2 ipvsadm haproxy prometheus jq
       qemu-system-x86 linux-image-amd64 busybox-static systemd systemd-container ansible nodejs npm)
 missing=()
 for p in "${PKGS[@]}"; do

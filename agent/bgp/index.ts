@@ -14,7 +14,7 @@
 // A prefix is "on the wire" when ExaBGP's adj-rib-out holds exactly its intent for a neighbor
 // whose session is established with the prefix's family negotiated; "rejected" when no neighbor
 // has the family configured (logged, in status and /metrics).
-import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, unlink } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -23,6 +23,8 @@ import type { Handler } from '../control/server.js';
 import type { Fact, Facts } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Clock, Timer } from '../lib/clock.js';
+import { lookupGroupId } from '../lib/nss.js';
+import { claimSocketPath } from '../lib/unix-socket.js';
 import { defaultBridgeSocket } from './bridge.js';
 import {
   type AgentToBridge,
@@ -844,8 +846,10 @@ export class BgpSubsystem implements Subsystem {
   }
 
   private async listen(path: string, removeStale = true): Promise<void> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-    if (removeStale) await unlink(path).catch(() => {});
+    await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    // Only a dead socket is replaced: a live one (another agent's) or a non-socket file at the
+    // path is refused with an error naming it, never unlinked (agent/lib/unix-socket.ts).
+    if (removeStale) await claimSocketPath(path, 'ExaBGP bridge socket');
     const server = createServer((sock) => this.accept(sock));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
@@ -858,7 +862,7 @@ export class BgpSubsystem implements Subsystem {
     const ctl = this.cfg?.control;
     await chmod(path, Number.parseInt(ctl?.mode ?? '0600', 8));
     if (ctl?.group) {
-      const gid = await lookupGid(ctl.group);
+      const gid = lookupGroupId(ctl.group);
       if (gid !== undefined) await chown(path, process.getuid?.() ?? 0, gid);
       else
         this.log.warn(
@@ -996,14 +1000,4 @@ async function defaultLoadSource(metric: 'cpu' | 'connections'): Promise<number 
   if (metric === 'cpu') return (await si.currentLoad()).currentLoad;
   const conns = await si.networkConnections();
   return conns.filter((c) => c.state === 'ESTABLISHED').length;
-}
-
-async function lookupGid(group: string): Promise<number | undefined> {
-  if (/^\d+$/.test(group)) return Number(group);
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group) return Number(gid);
-  }
-  return undefined;
 }

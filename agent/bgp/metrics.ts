@@ -1,6 +1,6 @@
 // Metrics collector for the BGP gauges the metrics subsystem defines (agent/metrics/index.ts):
 // the daemon passes it to MetricsSubsystem; it reads the bgp status at scrape time.
-import type { AgentMetrics } from '../metrics/index.js';
+import { type AgentMetrics, setCounter } from '../metrics/index.js';
 
 interface BgpStatusView {
   bridges?: { neighbors?: Record<string, { state: string }> }[];
@@ -35,7 +35,7 @@ export function collectBgpMetrics(m: AgentMetrics, status: Record<string, unknow
     m.bgpPrefixRejected.set({ prefix: a.prefix }, a.rejected ? 1 : 0);
     for (const s of STATES) m.bgpState.set({ prefix: a.prefix, state: s }, a.state === s ? 1 : 0);
   }
-  m.bgpAcks.set({ result: 'done' }, st.counters?.acksDone ?? 0);
-  m.bgpAcks.set({ result: 'error' }, st.counters?.acksError ?? 0);
+  setCounter(m.bgpAcks, { result: 'done' }, st.counters?.acksDone ?? 0);
+  setCounter(m.bgpAcks, { result: 'error' }, st.counters?.acksError ?? 0);
   m.bgpBridgeConnected.set((st.bridges?.length ?? 0) > 0 ? 1 : 0);
 }

@@ -456,15 +456,32 @@ export const configSchema = z.strictObject({
     .strictObject({
       socket: z
         .string()
-        .startsWith('/')
+        .refine((p) => p.startsWith('/'), 'must be an absolute path')
+        // The path decides what the agent may unlink at start (a dead socket only) and where
+        // the instance lock lives: one spelling per file, no "/a/b/../victim" detours.
+        .refine(
+          (p) =>
+            !p
+              .split('/')
+              .some((seg, i, all) => seg === '.' || seg === '..' || (seg === '' && i > 0 && i < all.length)),
+          'must be a normalized path (no ".", ".." or empty segments, no trailing "/")',
+        )
+        .refine((p) => Buffer.byteLength(p) <= 107, 'is longer than a unix socket path may be (107 bytes)')
         .default('/run/lbagent/lbagent.sock')
-        .describe('unix socket lbctl talks to'),
+        .describe(
+          'unix socket lbctl talks to; its directory holds the instance lock and the ExaBGP bridge socket',
+        ),
       mode: z
         .string()
         .regex(/^0?[0-7]{3}$/, 'must be an octal mode like "0660"')
         .default('0660')
         .describe('socket file mode'),
-      group: z.string().optional().describe('group owning the socket (members may run lbctl)'),
+      group: z
+        .string()
+        .optional()
+        .describe(
+          'group owning the socket (members may run lbctl); a name is looked up through NSS (LDAP, SSSD)',
+        ),
     })
     .prefault({})
     .describe('The control socket used by lbctl.'),

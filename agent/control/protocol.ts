@@ -2,6 +2,8 @@
 // socket. Versioned so an older lbctl talking to a newer agent gets a clear error, not garbage.
 export const PROTOCOL_VERSION = 1;
 export const MAX_LINE_BYTES = 1 << 20;
+/** The levels the `log.level` method (lbctl log-level) accepts: pino's. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
 
 export interface ControlRequest {
   v: number;
@@ -11,7 +13,7 @@ export interface ControlRequest {
 }
 
 export interface ControlError {
-  code: 'bad_request' | 'unknown_method' | 'version' | 'failed' | 'invalid_params';
+  code: 'bad_request' | 'unknown_method' | 'version' | 'failed' | 'invalid_params' | 'busy';
   message: string;
   details?: unknown;
 }

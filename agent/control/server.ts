@@ -1,9 +1,11 @@
 // Control socket server: unix socket, mode from config (0660 by default), JSON lines.
 // Handlers are registered by method name; each subsystem adds its own verbs.
-import { chmod, chown, mkdir, unlink } from 'node:fs/promises';
-import { createServer, type Server, type Socket } from 'node:net';
-import { dirname } from 'node:path';
+// A client that connects and then says nothing (or stops mid-line) is closed after an idle
+// timeout, and the number of open connections is capped: a stuck or hostile script cannot pin
+// file descriptors. A request still being handled keeps its connection open however long it runs.
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { listenUnix, type UnixListener } from '../lib/unix-socket.js';
 import {
   type ControlError,
   type ControlResponse,
@@ -25,12 +27,27 @@ export class ControlFailure extends Error {
   }
 }
 
+export interface ControlServerOptions {
+  /** Close a connection that sent nothing for this long while no request of it runs. */
+  idleTimeoutMs?: number;
+  /** Connections beyond this many are answered "busy" and closed. */
+  maxConnections?: number;
+}
+
 export class ControlServer {
   private handlers = new Map<string, Handler>();
-  private server?: Server;
+  private listener?: UnixListener;
   private sockets = new Set<Socket>();
+  private readonly idleTimeoutMs: number;
+  private readonly maxConnections: number;
+  readonly counters = { idleClosed: 0, refusedBusy: 0 };
 
-  constructor(private log: Logger) {
+  constructor(
+    private log: Logger,
+    opts: ControlServerOptions = {},
+  ) {
+    this.idleTimeoutMs = opts.idleTimeoutMs ?? 15_000;
+    this.maxConnections = opts.maxConnections ?? 64;
     this.handle('methods', () => [...this.handlers.keys()].sort());
   }
 
@@ -38,36 +55,43 @@ export class ControlServer {
     this.handlers.set(method, fn);
   }
 
+  /** Listens on `path`; refuses (SocketPathError) a path that is not a dead socket. */
   async listen(path: string, mode: string, group?: string): Promise<void> {
-    await mkdir(dirname(path), { recursive: true, mode: 0o750 });
-    // A stale socket from a crashed agent would make listen fail with EADDRINUSE.
-    await unlink(path).catch(() => {});
-    const server = createServer((sock) => this.serve(sock));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => resolve());
-    });
-    await chmod(path, Number.parseInt(mode, 8));
-    if (group) {
-      const gid = await lookupGid(group);
-      if (gid !== undefined) await chown(path, process.getuid?.() ?? 0, gid);
-      else this.log.warn({ group }, 'control socket group not found; socket left with the default group');
-    }
-    this.server = server;
-    this.log.info({ path, mode }, 'control socket listening');
+    this.listener = await listenUnix(path, { what: 'control socket', mode, group, log: this.log });
+    this.listener.server.on('connection', (sock) => this.serve(sock));
+    this.log.info({ path, mode, group }, 'control socket listening');
   }
 
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
-    const path = this.server?.address();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-    if (typeof path === 'string') await unlink(path).catch(() => {});
+    await this.listener?.close();
+    this.listener = undefined;
+  }
+
+  status(): { connections: number; idleClosed: number; refusedBusy: number } {
+    return { connections: this.sockets.size, ...this.counters };
   }
 
   private serve(sock: Socket): void {
+    sock.on('error', () => {});
+    if (this.sockets.size >= this.maxConnections) {
+      this.counters.refusedBusy++;
+      const error: ControlError = {
+        code: 'busy',
+        message: `too many open control connections (${this.maxConnections}); try again`,
+      };
+      sock.end(`${JSON.stringify({ v: PROTOCOL_VERSION, id: 0, ok: false, error })}\n`);
+      sock.destroySoon();
+      return;
+    }
     this.sockets.add(sock);
     sock.on('close', () => this.sockets.delete(sock));
-    sock.on('error', () => {});
+    const conn = { sock, running: 0 };
+    sock.setTimeout(this.idleTimeoutMs, () => {
+      if (conn.running > 0) return; // a slow handler (reload, plan): the client waits for its answer
+      this.counters.idleClosed++;
+      sock.destroy();
+    });
     let buf = '';
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
@@ -85,12 +109,21 @@ export class ControlServer {
       for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.trim()) void this.dispatch(sock, line);
+        if (line.trim()) void this.dispatch(conn, line);
       }
     });
   }
 
-  private async dispatch(sock: Socket, line: string): Promise<void> {
+  private async dispatch(conn: { sock: Socket; running: number }, line: string): Promise<void> {
+    conn.running++;
+    try {
+      await this.dispatchLine(conn.sock, line);
+    } finally {
+      conn.running--;
+    }
+  }
+
+  private async dispatchLine(sock: Socket, line: string): Promise<void> {
     const req = parseRequest(line);
     if ('code' in req) {
       this.reply(sock, { v: PROTOCOL_VERSION, id: 0, ok: false, error: req });
@@ -106,9 +139,14 @@ export class ControlServer {
       });
       return;
     }
+    const t0 = performance.now();
     try {
       const result = await fn(req.params ?? {});
       this.reply(sock, { v: PROTOCOL_VERSION, id: req.id, ok: true, result: result ?? null });
+      this.log.debug(
+        { event: 'control_request', method: req.method, ok: true, ms: Math.round(performance.now() - t0) },
+        `control: ${req.method}`,
+      );
     } catch (err) {
       const e = err as Error;
       const error: ControlError =
@@ -124,15 +162,4 @@ export class ControlServer {
   private reply(sock: Socket, res: ControlResponse): void {
     if (!sock.destroyed) sock.write(`${JSON.stringify(res)}\n`);
   }
-}
-
-async function lookupGid(group: string): Promise<number | undefined> {
-  if (/^\d+$/.test(group)) return Number(group);
-  const { readFile } = await import('node:fs/promises');
-  const text = await readFile('/etc/group', 'utf8').catch(() => '');
-  for (const line of text.split('\n')) {
-    const [name, , gid] = line.split(':');
-    if (name === group) return Number(gid);
-  }
-  return undefined;
 }

@@ -1,14 +1,24 @@
 // The daemon: loads the config, wires subsystems through Facts, serves the control socket,
 // and handles signals. Reload validates first and keeps the running config on any error.
 import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { ConfigError, type ConfigIssue, type LoadedConfig, loadConfigFile } from '../config/load.js';
+import {
+  ConfigError,
+  type ConfigIssue,
+  type LoadedConfig,
+  loadConfigFile,
+  parseConfig,
+} from '../config/load.js';
 import type { Config } from '../config/schema.js';
+import { LOG_LEVELS } from '../control/protocol.js';
 import { ControlFailure, ControlServer } from '../control/server.js';
-import { type Clock, systemClock } from '../lib/clock.js';
+import { type Clock, systemClock, type Timer } from '../lib/clock.js';
 import { VERSION } from '../version.js';
 import { ConfigWatch } from './config-watch.js';
-import { Facts } from './facts.js';
+import { Facts, factKey } from './facts.js';
+import { acquireInstanceLock, acquireNamespaceGuard, type InstanceLock } from './instance-lock.js';
+import { statusLine } from './status-line.js';
 import type { Subsystem, SubsystemContext } from './subsystem.js';
 
 /** What subsystems may ask of the daemon itself (metrics read the aggregated status). */
@@ -27,6 +37,11 @@ export interface DaemonOptions {
   subsystems: SubsystemFactory;
   /** Called after the first successful reconcile (systemd READY=1) and after each reload. */
   onReady?: (summary: string) => void;
+  /**
+   * Called when the status line changes between reloads (a drain, a degraded subsystem): systemd's
+   * STATUS=. Checked on every drain change and every STATUS_REFRESH_MS.
+   */
+  onStatus?: (line: string) => void;
   /** Called when a reload (SIGHUP or lbctl reload) begins; onReady follows when it ends. */
   onReloading?: () => void;
 }
@@ -44,6 +59,10 @@ export class Daemon implements DaemonView {
   readonly control: ControlServer;
   private loaded!: LoadedConfig;
   private subsystems: Subsystem[] = [];
+  /** Subsystems whose start() was called: stop() stops only these. */
+  private started: Subsystem[] = [];
+  private lock?: InstanceLock;
+  private nsGuard?: { close(): void };
   private startedAt = Date.now();
   private reloads = {
     ok: 0,
@@ -51,8 +70,14 @@ export class Daemon implements DaemonView {
     last: undefined as undefined | { at: string; ok: boolean; message: string },
   };
   private reloading: Promise<ReloadOutcome> | null = null;
+  private reloadsRunning = 0;
   private stopping = false;
   private watch?: ConfigWatch;
+  private statusTimer?: Timer;
+  private lastStatusLine = '';
+  private onFactForStatus = (key: string) => {
+    if (key === factKey.drain) this.refreshStatusLine();
+  };
   /** Hash of the file the last reload read, accepted or not (the watch skips it). */
   private lastSeenHash = '';
 
@@ -68,10 +93,29 @@ export class Daemon implements DaemonView {
     return this.opts.log;
   }
 
-  /** Loads the config (throws ConfigError), opens the control socket and starts every subsystem. */
+  /**
+   * Loads the config (throws ConfigError), takes the single-instance lock (throws InstanceLocked),
+   * opens the control socket and starts every subsystem. Nothing is written anywhere before the
+   * lock is held.
+   */
   async start(): Promise<void> {
     this.loaded = await loadConfigFile(this.opts.configPath);
     const cfg = this.loaded.config;
+    const lock = acquireInstanceLock(dirname(cfg.control.socket));
+    if (lock instanceof Error) {
+      this.opts.log.warn(
+        { err: lock.message },
+        'single-instance lock unavailable; relying on the live-socket check alone',
+      );
+    } else {
+      this.lock = lock;
+      if (lock.tookOverFrom)
+        this.opts.log.info(
+          { lock: lock.path, deadPid: lock.tookOverFrom },
+          'took over the lock of a dead agent',
+        );
+    }
+    this.nsGuard = await acquireNamespaceGuard(cfg.kernel.routeProtocol);
     this.opts.log.level = cfg.log.level;
     const ctx: SubsystemContext = {
       log: this.opts.log,
@@ -83,6 +127,7 @@ export class Daemon implements DaemonView {
     await this.control.listen(cfg.control.socket, cfg.control.mode, cfg.control.group);
     for (const s of this.subsystems) {
       const t0 = performance.now();
+      this.started.push(s);
       await s.start(cfg);
       this.opts.log.info({ subsystem: s.name, ms: Math.round(performance.now() - t0) }, 'subsystem started');
     }
@@ -97,7 +142,10 @@ export class Daemon implements DaemonView {
     );
     this.lastSeenHash = this.loaded.hash;
     this.startWatch(cfg);
-    this.opts.onReady?.(this.summaryLine());
+    this.lastStatusLine = this.summaryLine();
+    this.opts.onReady?.(this.lastStatusLine);
+    this.facts.on('change', this.onFactForStatus);
+    this.scheduleStatusRefresh();
   }
 
   private startWatch(cfg: Config): void {
@@ -183,8 +231,10 @@ export class Daemon implements DaemonView {
     };
     const notified = async (): Promise<ReloadOutcome> => {
       this.opts.onReloading?.();
-      const r = await run();
-      this.opts.onReady?.(r.ok ? this.summaryLine() : `reload failed: ${r.message}`);
+      this.reloadsRunning++;
+      const r = await run().finally(() => this.reloadsRunning--);
+      this.lastStatusLine = this.summaryLine();
+      this.opts.onReady?.(this.lastStatusLine);
       return r;
     };
     const chained = (this.reloading ?? Promise.resolve()).then(notified, notified);
@@ -196,12 +246,17 @@ export class Daemon implements DaemonView {
     if (this.stopping) return;
     this.stopping = true;
     this.watch?.stop();
+    this.statusTimer?.cancel();
+    this.facts.off('change', this.onFactForStatus);
     const removeState = this.loaded?.config.kernel.removeOnStop ?? false;
-    this.opts.log.info(
-      { removeState },
-      removeState ? 'stopping, removing owned kernel state' : 'stopping, kernel state stays in place',
-    );
-    for (const s of [...this.subsystems].reverse()) {
+    // Said only when something ran: a start refused for a bad config or a held lock touched nothing.
+    if (this.started.length) {
+      this.opts.log.info(
+        { event: 'stopping', removeState },
+        removeState ? 'stopping, removing owned kernel state' : 'stopping, kernel state stays in place',
+      );
+    }
+    for (const s of [...this.started].reverse()) {
       try {
         await s.stop({ removeState });
       } catch (err) {
@@ -209,6 +264,10 @@ export class Daemon implements DaemonView {
       }
     }
     await this.control.close();
+    this.nsGuard?.close();
+    this.nsGuard = undefined;
+    this.lock?.release();
+    this.lock = undefined;
   }
 
   status(): Record<string, unknown> {
@@ -244,24 +303,58 @@ export class Daemon implements DaemonView {
     return this.subsystems.find((s) => s.name === name) as T | undefined;
   }
 
+  /** The line systemd shows as Status: (agent/daemon/status-line.ts). */
   summaryLine(): string {
-    const parts = this.subsystems.map((s) => {
-      const st = s.status() as { summary?: string } | undefined;
-      return st?.summary ? `${s.name}: ${st.summary}` : s.name;
-    });
-    return parts.length ? parts.join('; ') : 'running';
+    const subsystems: Record<string, unknown> = {};
+    for (const s of this.subsystems) {
+      try {
+        subsystems[s.name] = s.status();
+      } catch (err) {
+        subsystems[s.name] = { summary: `status failed: ${(err as Error).message}` };
+      }
+    }
+    return statusLine(subsystems, this.facts.get(factKey.drain), this.reloads.last);
+  }
+
+  private scheduleStatusRefresh(): void {
+    if (this.stopping) return;
+    this.statusTimer = (this.opts.clock ?? systemClock).setTimeout(() => {
+      this.refreshStatusLine();
+      this.scheduleStatusRefresh();
+    }, STATUS_REFRESH_MS);
+  }
+
+  /** Sends STATUS= when the line changed (not during a reload: its READY=1 carries the line). */
+  private refreshStatusLine(): void {
+    if (this.stopping || this.reloadsRunning > 0) return;
+    const line = this.summaryLine();
+    if (line === this.lastStatusLine) return;
+    this.lastStatusLine = line;
+    this.opts.onStatus?.(line);
   }
 
   private registerControl(): void {
     this.control.handle('status', () => this.status());
     this.control.handle('reload', () => this.reload());
     this.control.handle('facts', () => Object.fromEntries(this.facts.entries()));
-    // What applying a config (the running one, or a file) would change, without applying it.
+    // What applying a config (the running one, or one lbctl sends) would change, without
+    // applying it. lbctl reads the file and sends its text: the agent (root) never opens a path a
+    // socket-group member names, so `lbctl plan -c` cannot be used to read root-only files.
     this.control.handle('plan', async (p) => {
       let cfg = this.loaded.config;
-      if (typeof p.config === 'string') {
+      if (p.config !== undefined) {
+        throw new ControlFailure(
+          'plan takes the config text (configText), not a path: update lbctl',
+          undefined,
+          'invalid_params',
+        );
+      }
+      if (p.configText !== undefined) {
+        if (typeof p.configText !== 'string')
+          throw new ControlFailure('configText must be a string', undefined, 'invalid_params');
+        const source = typeof p.source === 'string' ? p.source.slice(0, 200) : '<lbctl plan>';
         try {
-          cfg = (await loadConfigFile(p.config)).config;
+          cfg = parseConfig(p.configText, source);
         } catch (err) {
           if (err instanceof ConfigError) throw new ControlFailure(err.message, err.issues, 'invalid_params');
           throw err;
@@ -281,14 +374,14 @@ export class Daemon implements DaemonView {
     });
     this.control.handle('log.level', (p) => {
       const level = p.level;
-      const levels = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
+      const levels = LOG_LEVELS;
       if (level === undefined) return { level: this.opts.log.level };
       if (typeof level !== 'string' || !levels.includes(level)) {
         throw new ControlFailure(`level must be one of ${levels.join(', ')}`, undefined, 'invalid_params');
       }
       const from = this.opts.log.level;
       this.opts.log.level = level;
-      this.opts.log.info({ event: 'log-level', from, to: level }, 'log level changed');
+      this.opts.log.info({ event: 'log_level', from, to: level }, 'log level changed');
       return { level, from };
     });
     for (const s of this.subsystems) {
@@ -299,6 +392,9 @@ export class Daemon implements DaemonView {
     }
   }
 }
+
+/** How often the status line is recomputed for changes no event announces (IPVS coming and going). */
+const STATUS_REFRESH_MS = 5000;
 
 function countOps(plan: unknown): number {
   const ops = (plan as { ops?: unknown[] })?.ops;

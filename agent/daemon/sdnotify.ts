@@ -1,15 +1,17 @@
 // systemd notifications (sd_notify(3)): READY=1, RELOADING=1, STOPPING=1, STATUS=, WATCHDOG=1,
 // EXTEND_TIMEOUT_USEC=. A no-op outside systemd (no NOTIFY_SOCKET).
 //
-// Transport: Node core has no AF_UNIX SOCK_DGRAM, so datagrams go through the `unix-dgram` npm
-// package (a small nan addon, sendmsg() on a real AF_UNIX datagram socket). We rejected
-// `systemd-notify` as a child process: its messages carry the child's PID, which needs
+// Transport: Node core has no AF_UNIX SOCK_DGRAM, so each message is one sendto(2) on a fresh
+// AF_UNIX datagram socket through koffi (agent/lib/libc.ts; no native addon to build), which also
+// reaches abstract addresses ("@name": a leading NUL, as systemd in a container may hand out). We
+// rejected `systemd-notify` as a child process: its messages carry the child's PID, which needs
 // NotifyAccess=all and races with systemd's cgroup lookup when the child exits first (systemd 252);
-// and the `sd-notify` package needs libsystemd headers at build time. Each message opens, sends and
-// closes its own socket: a kept-open unix-dgram socket polls for reads and would pin the event loop.
-import { createRequire } from 'node:module';
-import { type Logger, pino } from 'pino';
+// and the `sd-notify` package needs libsystemd headers at build time. The socket is closed right
+// after the send: nothing is left for the event loop to poll.
+import type { Logger } from 'pino';
 import { type Clock, systemClock, type Timer } from '../lib/clock.js';
+import { AF_UNIX, errnoCode, loadLibc, SOCK_CLOEXEC, SOCK_DGRAM } from '../lib/libc.js';
+import { flushLog } from '../log.js';
 
 export interface Notifier {
   /** READY=1 with a STATUS= line: after the first successful reconcile, and after each reload. */
@@ -87,62 +89,42 @@ export function monotonicUsec(): bigint {
 
 // ---------- shell ----------
 
-/**
- * pino's stdout writer is asynchronous: flush it before a state change so the journal shows our
- * "lbagent running" / "shutting down" lines before systemd's "Started" / "Stopping" lines.
- */
-function flushLog(log: Logger): void {
-  const stream = (log as unknown as Record<symbol, { flushSync?: () => void } | undefined>)[
-    pino.symbols.streamSym
-  ];
-  try {
-    stream?.flushSync?.();
-  } catch {
-    // SonicBoom throws while its fd is still opening; nothing was written yet then.
-  }
-}
-
 /** Sends one datagram to the notify socket; throws with the errno on failure. */
 export type DatagramSend = (socketPath: string, msg: Buffer) => void;
 
-interface UnixDgramSocket {
-  send(buf: Buffer, offset: number, length: number, path: string, cb: (err?: Error) => void): void;
-  on(event: 'error', fn: (err: Error) => void): void;
-  close(): void;
-}
-interface UnixDgramModule {
-  createSocket(type: 'unix_dgram'): UnixDgramSocket;
+const SUN_PATH_MAX = 108;
+const MSG_NOSIGNAL = 0x4000;
+
+/**
+ * struct sockaddr_un for a path, or for an abstract name written "@name" (sun_path[0] = NUL, the
+ * name after it, and the address length covering exactly the name: abstract names are not
+ * NUL-terminated). Returns the bytes to pass with their exact length.
+ */
+export function sockaddrUn(address: string): Buffer {
+  const abstract = address.startsWith('@');
+  const name = Buffer.from(abstract ? address.slice(1) : address, 'utf8');
+  const pathLen = abstract ? 1 + name.length : name.length + 1;
+  if (pathLen > SUN_PATH_MAX) throw new Error(`socket address too long (${pathLen} > ${SUN_PATH_MAX} bytes)`);
+  const sa = Buffer.alloc(2 + pathLen);
+  sa.writeUInt16LE(AF_UNIX, 0); // sa_family_t in host order (little-endian on our targets)
+  name.copy(sa, abstract ? 3 : 2);
+  return sa;
 }
 
-let unixDgram: UnixDgramModule | null | undefined;
-function loadUnixDgram(): UnixDgramModule | null {
-  if (unixDgram === undefined) {
-    try {
-      unixDgram = createRequire(import.meta.url)('unix-dgram') as UnixDgramModule;
-    } catch {
-      unixDgram = null;
-    }
-  }
-  return unixDgram;
-}
-
-/** The real transport: a fresh AF_UNIX datagram socket per message (sendmsg is synchronous). */
+/** The real transport: a fresh AF_UNIX datagram socket per message (sendto is synchronous). */
 export const unixDatagramSend: DatagramSend = (socketPath, msg) => {
-  const mod = loadUnixDgram();
-  if (!mod) throw new Error('the unix-dgram module is not installed');
-  const sock = mod.createSocket('unix_dgram');
-  let failure: Error | undefined;
-  sock.on('error', (err) => {
-    failure = err;
-  });
+  const libc = loadLibc();
+  if (libc instanceof Error) throw libc;
+  const addr = sockaddrUn(socketPath);
+  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket(AF_UNIX, SOCK_DGRAM): ${errnoCode(libc.errno())}`);
   try {
-    sock.send(msg, 0, msg.length, socketPath, (err) => {
-      if (err) failure = err;
-    });
+    if (libc.sendto(fd, msg, msg.length, MSG_NOSIGNAL, addr, addr.length) < 0) {
+      throw new Error(`sendto ${socketPath}: ${errnoCode(libc.errno())}`);
+    }
   } finally {
-    sock.close();
+    libc.close(fd);
   }
-  if (failure) throw failure;
 };
 
 export interface NotifierOptions {
@@ -166,12 +148,7 @@ export function notifier(log: Logger, opts: NotifierOptions = {}): Notifier {
     delete env.WATCHDOG_PID;
   }
 
-  let usable = socket !== null;
-  if (socket?.startsWith('@')) {
-    // unix-dgram copies the path with strncpy, so an abstract address (leading NUL) cannot be sent.
-    log.warn({ notifySocket: socket }, 'abstract NOTIFY_SOCKET is not supported; systemd notifications off');
-    usable = false;
-  }
+  const usable = socket !== null;
   const pingMs = usable && watchdogUsec !== null ? watchdogPingInterval(watchdogUsec) : null;
   let closed = false;
   let failures = 0;

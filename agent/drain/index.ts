@@ -354,7 +354,7 @@ export class DrainSubsystem implements Subsystem {
         ? backends.drain(service, address, port)
         : backends.undrain(service, address, port);
       this.log.info(
-        { event: drained ? 'backend-drain' : 'backend-undrain', service, address, port },
+        { event: drained ? 'backend_drain' : 'backend_undrain', service, address, port },
         'backend drain changed',
       );
       return { service, address, port, drained, fact: fact ?? null };

@@ -212,7 +212,7 @@ export class HealthSubsystem implements Subsystem {
     if (!this.drained.has(b.key)) {
       this.drained.add(b.key);
       this.stopRamp(b.key);
-      this.ctx.log.info({ kind: 'backend', id: b.key, action: 'drain' }, 'backend drained');
+      this.ctx.log.info({ event: 'backend_drained', kind: 'backend', id: b.key }, `backend ${b.key} drained`);
       this.scheduleSave();
       this.updateBackend(b);
     }
@@ -223,7 +223,10 @@ export class HealthSubsystem implements Subsystem {
   undrainBackend(service: string, address: string, port?: number): Fact | undefined {
     const b = this.findBackend(service, address, port);
     if (this.drained.delete(b.key)) {
-      this.ctx.log.info({ kind: 'backend', id: b.key, action: 'undrain' }, 'backend undrained');
+      this.ctx.log.info(
+        { event: 'backend_undrained', kind: 'backend', id: b.key },
+        `backend ${b.key} undrained`,
+      );
       this.scheduleSave();
       if (b.slowStart > 0) this.ramps.set(b.key, { start: this.ctx.clock.now() });
       this.updateBackend(b);
@@ -266,7 +269,10 @@ export class HealthSubsystem implements Subsystem {
     this.ctx.metrics?.checkRun(id, runner.spec.kind, runner.machine.latencyMs / 1000);
     if (t) {
       this.transitionReason.set(id, t.reason);
-      this.ctx.log.info({ kind: 'check', id, from: t.from, to: t.to, reason: t.reason }, 'health transition');
+      this.ctx.log.info(
+        { event: 'check_transition', kind: 'check', id, from: t.from, to: t.to, reason: t.reason },
+        `check ${id}: ${t.from} -> ${t.to}`,
+      );
       this.scheduleSave();
     } else if (runner.machine.weight === undefined && runner.runs > 1) {
       return; // nothing a fact depends on changed (the first result only refines the reason)
@@ -300,8 +306,15 @@ export class HealthSubsystem implements Subsystem {
     const now = this.ctx.clock.now();
     if (prev && prev.up !== fact.up) {
       this.ctx.log.info(
-        { kind, id: key, from: prev.up ? 'up' : 'down', to: fact.up ? 'up' : 'down', reason: fact.reason },
-        'health transition',
+        {
+          event: 'health_transition',
+          kind,
+          id: key,
+          from: prev.up ? 'up' : 'down',
+          to: fact.up ? 'up' : 'down',
+          reason: fact.reason,
+        },
+        `${key}: ${prev.up ? 'up' : 'down'} -> ${fact.up ? 'up' : 'down'}`,
       );
     }
     this.ctx.facts.set(key, { ...fact, since: prev && prev.up === fact.up ? prev.since : now });
@@ -426,7 +439,8 @@ export class HealthSubsystem implements Subsystem {
         lastResult: s.lastResult && {
           ok: s.lastResult.ok,
           reason: s.lastResult.reason,
-          latencyMs: Math.round(s.lastResult.latencyMs * 10) / 10,
+          // Microseconds kept: a loopback connect takes ~0.03 ms, and metrics read this value.
+          latencyMs: Math.round(s.lastResult.latencyMs * 1000) / 1000,
           ageMs: Math.round(now - s.lastResult.at),
           weight: s.lastResult.weight,
         },

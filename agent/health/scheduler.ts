@@ -296,8 +296,11 @@ export class CheckRunner {
       if (fd < 0) {
         // Finished inside connect() (loopback: connected or refused; or ENETUNREACH...): the result
         // is settled here, in this run, like a timeout is (the owner is not called by the prober).
-        if (fd === START_CONNECTED) this.complete(true, connectReason(0), undefined, 0, now);
-        else this.complete(false, connectReason(-fd), undefined, 0, now);
+        // Its latency is the time connect() took (microseconds on loopback, but not 0: a check's
+        // latency gauge and histogram must say what the connect cost).
+        const latency = this.clock.now() - now;
+        if (fd === START_CONNECTED) this.complete(true, connectReason(0), undefined, latency, now);
+        else this.complete(false, connectReason(-fd), undefined, latency, now);
         return;
       }
       this.fd = fd;

@@ -39,6 +39,10 @@ export interface IpvsStatusService extends ObservedService {
 export interface IpvsStatus {
   available: boolean;
   reason?: string;
+  /** One line for `lbctl status` and systemd's STATUS=. */
+  summary: string;
+  /** Set while services are configured but the kernel cannot take them (sd_notify STATUS=). */
+  degraded?: string;
   info?: IpvsInfo;
   stateFile: string;
   services: IpvsStatusService[];
@@ -182,9 +186,20 @@ export class IpvsSubsystem implements Subsystem {
         dests: s.dests,
       });
     }
+    const configured = this.cfg?.ipvs.services.length ?? 0;
+    const owned = services.filter((s) => s.owned).length;
     return {
       available: !!this.sock,
       reason: this.reason,
+      summary: this.sock
+        ? `${owned} service(s)`
+        : configured
+          ? 'unavailable'
+          : 'unavailable, none configured',
+      degraded:
+        !this.sock && configured > 0
+          ? `IPVS unavailable, ${configured} service(s) not programmed${this.reason ? `: ${this.reason}` : ''}`
+          : undefined,
       info: this.info,
       stateFile: this.owned.path,
       services,

@@ -1,7 +1,7 @@
 // Metrics collector for the IPVS gauges the metrics subsystem defines (agent/metrics/index.ts),
 // read from the IPVS status at scrape time (same pattern as agent/kernel/metrics.ts). Destination
 // counters are as fresh as the last read of the table (each resync, or `refresh()`).
-import type { AgentMetrics } from '../metrics/index.js';
+import { type AgentMetrics, setCounter } from '../metrics/index.js';
 import type { IpvsStatus } from './index.js';
 import { destKey } from './types.js';
 
@@ -11,18 +11,7 @@ export function collectIpvsMetrics(m: AgentMetrics, status: Record<string, unkno
   m.ipvsAvailable.set(st.available ? 1 : 0);
   const owned = st.services.filter((s) => s.owned);
   m.ipvsServices.set(owned.length);
-  for (const g of [
-    m.ipvsDestWeight,
-    m.ipvsDestActive,
-    m.ipvsDestInactive,
-    m.ipvsDestConns,
-    m.ipvsDestInBytes,
-    m.ipvsDestOutBytes,
-    m.ipvsDestInPackets,
-    m.ipvsDestOutPackets,
-  ]) {
-    g.reset();
-  }
+  for (const g of [m.ipvsDestWeight, m.ipvsDestActive, m.ipvsDestInactive]) g.reset();
   for (const s of owned) {
     const service = s.name ?? s.key;
     for (const d of s.dests) {
@@ -31,14 +20,14 @@ export function collectIpvsMetrics(m: AgentMetrics, status: Record<string, unkno
       m.ipvsDestActive.set(l, d.activeConns);
       m.ipvsDestInactive.set(l, d.inactConns);
       if (d.stats) {
-        m.ipvsDestConns.set(l, d.stats.conns);
-        m.ipvsDestInBytes.set(l, d.stats.inbytes);
-        m.ipvsDestOutBytes.set(l, d.stats.outbytes);
-        m.ipvsDestInPackets.set(l, d.stats.inpkts);
-        m.ipvsDestOutPackets.set(l, d.stats.outpkts);
+        setCounter(m.ipvsDestConns, l, d.stats.conns);
+        setCounter(m.ipvsDestInBytes, l, d.stats.inbytes);
+        setCounter(m.ipvsDestOutBytes, l, d.stats.outbytes);
+        setCounter(m.ipvsDestInPackets, l, d.stats.inpkts);
+        setCounter(m.ipvsDestOutPackets, l, d.stats.outpkts);
       }
     }
   }
-  m.kernelWrites.set({ subsystem: 'ipvs' }, st.counters.writes);
-  m.reconcileErrors.set({ subsystem: 'ipvs' }, st.counters.errors);
+  setCounter(m.kernelWrites, { subsystem: 'ipvs' }, st.counters.writes);
+  setCounter(m.reconcileErrors, { subsystem: 'ipvs' }, st.counters.errors);
 }

@@ -1,6 +1,6 @@
 // Metrics collector for the kernel gauges the metrics subsystem defines (agent/metrics/index.ts),
 // read from the kernel status at scrape time (same pattern as agent/bgp/metrics.ts).
-import type { AgentMetrics } from '../metrics/index.js';
+import { type AgentMetrics, setCounter } from '../metrics/index.js';
 import type { KernelStatus } from './subsystem.js';
 
 export function collectKernelMetrics(m: AgentMetrics, status: Record<string, unknown>): void {
@@ -16,8 +16,8 @@ export function collectKernelMetrics(m: AgentMetrics, status: Record<string, unk
     const [kind, state] = key.split('|');
     m.kernelObjects.set({ kind, state }, n);
   }
-  m.kernelWrites.set({ subsystem: 'kernel' }, st.counters.writes);
-  m.reconcileErrors.set({ subsystem: 'kernel' }, st.counters.failedOps);
+  setCounter(m.kernelWrites, { subsystem: 'kernel' }, st.counters.writes);
+  setCounter(m.reconcileErrors, { subsystem: 'kernel' }, st.counters.failedOps);
   for (const [code, n] of Object.entries(st.errorsByCode ?? {}))
-    m.netlinkErrors.set({ subsystem: 'kernel', kind: code }, n);
+    setCounter(m.netlinkErrors, { subsystem: 'kernel', kind: code }, n);
 }

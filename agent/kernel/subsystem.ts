@@ -3,12 +3,14 @@
 // addresses at once; nexthop:* → routes), on watch events that concern wanted objects, on a
 // periodic resync, and on retry with backoff after failures. Reconciles never overlap: requests
 // made while one runs are merged into the next run.
+
 import type { Config } from '../config/schema.js';
 import { type Fact, factKey } from '../daemon/facts.js';
 import type { Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import type { Timer } from '../lib/clock.js';
 import { applyOps, describeFailure, type OpFailure } from './apply.js';
 import { ObservedCache } from './cache.js';
+import { logKernelChanges } from './change-log.js';
 import type { LinkInfo } from './codec.js';
 import { decodeAddress, decodeNexthop, decodeRoute, NLM_F, RTM } from './codec.js';
 import {
@@ -241,6 +243,7 @@ export class KernelSubsystem implements Subsystem {
       };
       const plan = planKernel(empty, observed, { ownedAddressKeys: this.ownedAddressKeys });
       const res = await applyOps(this.sock, plan.ops, observed.links);
+      logKernelChanges(this.ctx.log, 'removeOnStop', plan.ops, new Set(res.failures.map((f) => f.op.key)));
       this.ctx.log.info(
         { removed: res.applied, failed: res.failures.length },
         'kernel: removed owned state on stop',
@@ -434,6 +437,7 @@ export class KernelSubsystem implements Subsystem {
     // Logged after the run is timed: the duration is the kernel work, not the log sink.
     if (ops.length) {
       const r = this.st.lastReconcile;
+      logKernelChanges(this.ctx.log, reason, ops, new Set(failures.map((f) => f.op.key)));
       this.ctx.log.info(
         { reason, planned: ops.length, applied, failed: failures.length, ms: r?.durationMs },
         'kernel: reconciled',

@@ -5,7 +5,10 @@
 // - IPVS: a netlink socket whose send runs on a worker thread (agent/lib/netlink-bulk.ts);
 // - VRRP takeovers: a synchronous address probe (agent/vrrp/addr-probe.ts);
 // - socket options on descriptors that packages do not expose (`findSockets`: VRRP receive stamps,
-//   the rtnetlink listener's echo filter).
+//   the rtnetlink listener's echo filter);
+// - the daemon: flock(2) for the single-instance lock (agent/daemon/instance-lock.ts), sendto(2) on
+//   an AF_UNIX datagram socket for sd_notify (agent/daemon/sdnotify.ts), and the system's NSS
+//   lookups getgrnam_r/getpwnam_r (agent/lib/nss.ts: LDAP/SSSD names, not only /etc/group).
 // `loadLibc()` returns an Error (never throws) where koffi or libc cannot load; every caller has a
 // fallback that does not need it.
 import { readdirSync } from 'node:fs';
@@ -13,6 +16,7 @@ import { createRequire } from 'node:module';
 import { constants } from 'node:os';
 
 // Socket constants (<sys/socket.h>, <linux/netlink.h>; the same on every Linux architecture we run).
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const AF_NETLINK = 16;
@@ -47,6 +51,10 @@ export interface Libc {
   /** ioctl(2) whose third argument is a buffer (e.g. SIOCGSTAMPNS). */
   ioctlBuf(fd: number, request: number, buf: Buffer): number;
   clock_gettime(clock: number, ts: Buffer): number;
+  flock(fd: number, operation: number): number;
+  /** getgrnam_r(3)/getpwnam_r(3): 0 or an errno; `result` (pointer-sized) is zero when not found. */
+  getgrnam_r(name: string, grp: Buffer, buf: Buffer, buflen: number, result: Buffer): number;
+  getpwnam_r(name: string, pwd: Buffer, buf: Buffer, buflen: number, result: Buffer): number;
   errno(): number;
   /** sizeof(void *), for structs that carry a pointer (struct sock_fprog). */
   pointerSize: number;
@@ -82,6 +90,9 @@ export function loadLibc(): Libc | Error {
           f(fd, request, 'void *', buf)
       )(lib.func('int ioctl(int, unsigned long, ...)')),
       clock_gettime: lib.func('int clock_gettime(int, void *)'),
+      flock: lib.func('int flock(int, int)'),
+      getgrnam_r: lib.func('int getgrnam_r(const char *, void *, void *, uintptr_t, void *)'),
+      getpwnam_r: lib.func('int getpwnam_r(const char *, void *, void *, uintptr_t, void *)'),
       errno: () => koffi.errno(),
       pointerSize: koffi.sizeof('void *'),
       withCopy<T>(bytes: Buffer, fn: (address: bigint) => T): T {

@@ -1,14 +1,30 @@
-// The metrics subsystem: a prom-client registry served on metrics.listen. Gauges are filled at
-// scrape time from the daemon's status (collect callbacks), counters from events as they happen.
+// The metrics subsystem: a prom-client registry served on metrics.listen. Values are filled at
+// scrape time from the daemon's status (collect callbacks); histograms from events as they happen.
+//
+// Conventions (every subsystem's collector follows them):
+// - a number that only grows is a Counter named *_total (rate() and increase() need the type),
+//   even when its value is read from a subsystem's own total at scrape time (setCounter);
+// - a VRRP instance is labelled `iname` (keepalived's exporter does the same): a label named
+//   `instance` would collide with the target label Prometheus adds to every series;
+// - one prefix, lbagent_, also for the default process metrics (lbagent_process_cpu_...).
 import type { Server } from 'node:http';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, type LabelValues, Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { MetricsSink, Subsystem, SubsystemContext } from '../daemon/subsystem.js';
 import { VERSION } from '../version.js';
-import { startMetricsServer } from './server.js';
+import { closeMetricsServer, startMetricsServer } from './server.js';
 
 export type StatusSource = () => Record<string, unknown>;
 export type MetricsCollector = (m: AgentMetrics, status: Record<string, unknown>) => void;
+
+/**
+ * Sets a counter to a total a subsystem keeps itself (prom-client counters only have inc()). The
+ * counter must be in AgentMetrics.scrapedCounters, which collect() resets before every scrape.
+ */
+export function setCounter<T extends string>(c: Counter<T>, labels: LabelValues<T>, value: number): void {
+  if (Number.isFinite(value) && value > 0) c.inc(labels, value);
+  else c.inc(labels, 0);
+}
 
 /** Every metric the agent exports, namespace lbagent_. */
 export class AgentMetrics {
@@ -19,7 +35,9 @@ export class AgentMetrics {
     new Counter({ name: `lbagent_${name}`, help, labelNames, registers: [this.registry] });
 
   readonly buildInfo = this.g('build_info', 'lbagent version (always 1)', ['version', 'node']);
-  readonly configReloads = this.g('config_reloads', 'config reloads by outcome since start', ['result']);
+  readonly configReloads = this.c('config_reload_events_total', 'config reloads by outcome since start', [
+    'result',
+  ]);
   readonly configLastReloadOk = this.g('config_last_reload_successful', '1 if the last reload was applied');
   readonly fact = this.g('fact_up', 'facts subsystems publish (health, drain, VRRP role): 1 up, 0 down', [
     'kind',
@@ -38,7 +56,9 @@ export class AgentMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
     registers: [this.registry],
   });
-  readonly reconcileErrors = this.g('reconcile_errors', 'reconcile errors since start', ['subsystem']);
+  readonly reconcileErrors = this.c('reconcile_errors_total', 'kernel operations that failed since start', [
+    'subsystem',
+  ]);
   readonly reconcileFailures = this.c('reconcile_failures_total', 'reconciles that left an error', [
     'subsystem',
   ]);
@@ -52,11 +72,11 @@ export class AgentMetrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [this.registry],
   });
-  readonly netlinkErrors = this.g('netlink_errors', 'netlink errors since start by errno name', [
+  readonly netlinkErrors = this.c('netlink_errors_total', 'netlink errors since start by errno name', [
     'subsystem',
     'kind',
   ]);
-  readonly kernelWrites = this.g('kernel_write_ops', 'netlink write operations sent since start', [
+  readonly kernelWrites = this.c('kernel_write_ops_total', 'netlink write operations sent since start', [
     'subsystem',
   ]);
   // ipvs
@@ -74,24 +94,24 @@ export class AgentMetrics {
     'service',
     'destination',
   ]);
-  readonly ipvsDestConns = this.g(
+  readonly ipvsDestConns = this.c(
     'ipvs_destination_connections_total',
     'connections scheduled (kernel counter)',
     ['service', 'destination'],
   );
-  readonly ipvsDestInBytes = this.g('ipvs_destination_in_bytes_total', 'bytes in (kernel counter)', [
+  readonly ipvsDestInBytes = this.c('ipvs_destination_in_bytes_total', 'bytes in (kernel counter)', [
     'service',
     'destination',
   ]);
-  readonly ipvsDestOutBytes = this.g('ipvs_destination_out_bytes_total', 'bytes out (kernel counter)', [
+  readonly ipvsDestOutBytes = this.c('ipvs_destination_out_bytes_total', 'bytes out (kernel counter)', [
     'service',
     'destination',
   ]);
-  readonly ipvsDestInPackets = this.g('ipvs_destination_in_packets_total', 'packets in (kernel counter)', [
+  readonly ipvsDestInPackets = this.c('ipvs_destination_in_packets_total', 'packets in (kernel counter)', [
     'service',
     'destination',
   ]);
-  readonly ipvsDestOutPackets = this.g('ipvs_destination_out_packets_total', 'packets out (kernel counter)', [
+  readonly ipvsDestOutPackets = this.c('ipvs_destination_out_packets_total', 'packets out (kernel counter)', [
     'service',
     'destination',
   ]);
@@ -101,17 +121,20 @@ export class AgentMetrics {
     'check',
     'kind',
   ]);
-  readonly checkTransitions = this.g('check_transitions', 'state transitions since start', ['check', 'kind']);
-  // vrrp
-  readonly vrrpState = this.g('vrrp_state', 'VRRP state: 1 for the current state', ['instance', 'state']);
-  readonly vrrpPriority = this.g('vrrp_effective_priority', 'effective VRRP priority', ['instance']);
-  readonly vrrpAdvertsSent = this.g('vrrp_adverts_sent', 'adverts sent', ['instance']);
-  readonly vrrpAdvertsReceived = this.g('vrrp_adverts_received', 'adverts received', ['instance']);
-  readonly vrrpDrops = this.g('vrrp_drops', 'received packets dropped, by keepalived stat name', [
-    'instance',
+  readonly checkTransitions = this.c('check_transitions_total', 'state transitions since start', [
+    'check',
+    'kind',
+  ]);
+  // vrrp (label iname: see the conventions above)
+  readonly vrrpState = this.g('vrrp_state', 'VRRP state: 1 for the current state', ['iname', 'state']);
+  readonly vrrpPriority = this.g('vrrp_effective_priority', 'effective VRRP priority', ['iname']);
+  readonly vrrpAdvertsSent = this.c('vrrp_adverts_sent_total', 'adverts sent', ['iname']);
+  readonly vrrpAdvertsReceived = this.c('vrrp_adverts_received_total', 'adverts received', ['iname']);
+  readonly vrrpDrops = this.c('vrrp_drops_total', 'received packets dropped, by keepalived stat name', [
+    'iname',
     'reason',
   ]);
-  readonly vrrpTransitions = this.g('vrrp_transitions', 'state transitions since start', ['instance']);
+  readonly vrrpTransitions = this.c('vrrp_transitions_total', 'state transitions since start', ['iname']);
   // bgp
   readonly bgpAnnounced = this.g('bgp_prefix_announced', '1 if the prefix is announced (0 withdrawn)', [
     'prefix',
@@ -120,7 +143,7 @@ export class AgentMetrics {
     'prefix',
     'state',
   ]);
-  readonly bgpAcks = this.g('bgp_acks', 'ExaBGP acks by result', ['result']);
+  readonly bgpAcks = this.c('bgp_acks_total', 'ExaBGP acks by result', ['result']);
   readonly bgpBridgeConnected = this.g('bgp_bridge_connected', '1 while the ExaBGP bridge is connected');
   readonly bgpSessionUp = this.g(
     'bgp_session_up',
@@ -137,8 +160,25 @@ export class AgentMetrics {
     '1 if no ExaBGP neighbor has the prefix family configured (announced, never sent)',
     ['prefix'],
   );
-  // reload counter driven by events
-  readonly reloadEvents = this.c('config_reload_events_total', 'reload attempts', ['result']);
+
+  /** Counters filled from subsystem totals at scrape time: all reset before the collectors run. */
+  readonly scrapedCounters: Counter<string>[] = [
+    this.configReloads,
+    this.reconcileErrors,
+    this.netlinkErrors,
+    this.kernelWrites,
+    this.ipvsDestConns,
+    this.ipvsDestInBytes,
+    this.ipvsDestOutBytes,
+    this.ipvsDestInPackets,
+    this.ipvsDestOutPackets,
+    this.checkTransitions,
+    this.vrrpAdvertsSent,
+    this.vrrpAdvertsReceived,
+    this.vrrpDrops,
+    this.vrrpTransitions,
+    this.bgpAcks,
+  ];
 }
 
 export class MetricsSubsystem implements Subsystem {
@@ -170,19 +210,24 @@ export class MetricsSubsystem implements Subsystem {
     private statusSource: StatusSource,
     private collectors: MetricsCollector[],
   ) {
-    collectDefaultMetrics({ register: this.metrics.registry, prefix: 'lbagent_process_' });
+    collectDefaultMetrics({ register: this.metrics.registry, prefix: 'lbagent_' });
+    // prom-client exports these three gauges with a counter's suffix (promtool rejects that); the
+    // same numbers by type stay as lbagent_nodejs_active_{handles,requests,resources}.
+    for (const n of ['handles', 'requests', 'resources'])
+      this.metrics.registry.removeSingleMetric(`lbagent_nodejs_active_${n}_total`);
   }
 
   /** Refreshes every gauge from the current status; runs right before each scrape. */
   collect(): void {
     const st = this.statusSource();
     const m = this.metrics;
+    for (const c of m.scrapedCounters) c.reset();
     m.buildInfo.reset();
     m.buildInfo.set({ version: VERSION, node: String(st.node ?? '') }, 1);
     const reloads = st.reloads as { ok: number; failed: number; last?: { ok: boolean } } | undefined;
     if (reloads) {
-      m.configReloads.set({ result: 'ok' }, reloads.ok);
-      m.configReloads.set({ result: 'failed' }, reloads.failed);
+      setCounter(m.configReloads, { result: 'ok' }, reloads.ok);
+      setCounter(m.configReloads, { result: 'failed' }, reloads.failed);
       m.configLastReloadOk.set(reloads.last ? (reloads.last.ok ? 1 : 0) : 1);
     }
     m.fact.reset();
@@ -230,7 +275,7 @@ export class MetricsSubsystem implements Subsystem {
     const s = this.server;
     this.server = undefined;
     this.listen = undefined;
-    if (s) await new Promise<void>((r) => s.close(() => r()));
+    if (s) await closeMetricsServer(s);
   }
 
   async stop(): Promise<void> {

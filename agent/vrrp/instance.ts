@@ -327,7 +327,15 @@ export class VrrpInstance implements PacketSink {
     }
     const level = to === 'fault' ? 'warn' : 'info';
     this.deps.log[level](
-      { instance: this.name, vrid: this.vrid, from, to, reason, priority: this.machine.effectivePriority },
+      {
+        event: 'vrrp_transition',
+        instance: this.name,
+        vrid: this.vrid,
+        from,
+        to,
+        reason,
+        priority: this.machine.effectivePriority,
+      },
       `vrrp ${this.name}: ${from} -> ${to} (${reason})`,
     );
     this.notify(to);

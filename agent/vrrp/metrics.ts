@@ -1,5 +1,5 @@
 // VRRP metrics, filled at scrape time from VrrpSubsystem.status().
-import type { AgentMetrics } from '../metrics/index.js';
+import { type AgentMetrics, setCounter } from '../metrics/index.js';
 import type { VrrpStats } from './machine.js';
 
 const STATES = ['init', 'backup', 'master', 'fault', 'stopped'];
@@ -25,17 +25,18 @@ export function collectVrrpMetrics(m: AgentMetrics, status: Record<string, unkno
     | { instances?: InstanceStatus[] }
     | undefined;
   m.vrrpState.reset();
-  m.vrrpDrops.reset();
+  m.vrrpPriority.reset();
   for (const i of vrrp?.instances ?? []) {
-    for (const s of STATES)
-      m.vrrpState.set({ instance: i.name, state: s }, i.state.toLowerCase() === s ? 1 : 0);
-    m.vrrpPriority.set({ instance: i.name }, i.priority.effective);
-    m.vrrpTransitions.set({ instance: i.name }, i.transitions);
+    // `iname`, never `instance`: Prometheus's target label (agent/metrics/index.ts).
+    const iname = i.name;
+    for (const s of STATES) m.vrrpState.set({ iname, state: s }, i.state.toLowerCase() === s ? 1 : 0);
+    m.vrrpPriority.set({ iname }, i.priority.effective);
+    setCounter(m.vrrpTransitions, { iname }, i.transitions);
     if (!i.stats) continue;
-    m.vrrpAdvertsSent.set({ instance: i.name }, i.stats.advert_sent);
-    m.vrrpAdvertsReceived.set({ instance: i.name }, i.stats.advert_rcvd);
+    setCounter(m.vrrpAdvertsSent, { iname }, i.stats.advert_sent);
+    setCounter(m.vrrpAdvertsReceived, { iname }, i.stats.advert_rcvd);
     for (const [reason, n] of Object.entries(i.stats)) {
-      if (!NOT_DROPS.has(reason)) m.vrrpDrops.set({ instance: i.name, reason }, n);
+      if (!NOT_DROPS.has(reason)) setCounter(m.vrrpDrops, { iname, reason }, n);
     }
   }
 }

@@ -1,6 +1,6 @@
 // lbctl completion bash: a bash completion script generated from the registered verbs, so it
 // never lags behind the CLI. Install: lbctl completion bash > /etc/bash_completion.d/lbctl
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 
 export function bashCompletion(program: Command): string {
   const verbs = program.commands.map((c) => c.name()).filter((n) => n !== 'help');
@@ -45,9 +45,8 @@ export function registerCompletionCommand(program: Command): void {
   program
     .command('completion')
     .description('print a shell completion script (bash)')
-    .argument('[shell]', 'only bash for now', 'bash')
-    .action((shell: string) => {
-      if (shell !== 'bash') throw new Error(`no completion for ${shell}; only bash is supported`);
+    .addArgument(new Argument('[shell]', 'only bash for now').choices(['bash']).default('bash'))
+    .action(() => {
       process.stdout.write(bashCompletion(program));
     });
 }

@@ -39,8 +39,7 @@ function who(): string {
 
 /** A refusal the agent explained (another owner's drain, --force needed): exit 1, on stderr. */
 function refused(c: CliContext, err: AgentError): void {
-  process.stderr.write(c.json ? `${JSON.stringify({ error: err.error })}\n` : `lbctl: ${err.message}\n`);
-  process.exitCode = 1;
+  c.fail(err.error.code, err.message, 1, err.error.details);
 }
 
 /** Polls drain.progress until done or the timeout; exit code 0 drained, 1 timed out. */
@@ -62,7 +61,7 @@ export async function waitForDrain(
     else {
       // Plain lines only when something other than the clock changed.
       const key = line.replace(/^\[[^\]]*\] /, '');
-      if (key !== lastLine) ctx.out(line);
+      if (key !== lastLine) ctx.progress(line);
       lastLine = key;
     }
     if (last.done) break;
@@ -73,8 +72,12 @@ export async function waitForDrain(
   for (const n of last?.notes ?? []) process.stderr.write(`lbctl: note: ${n}\n`);
   if (ctx.json) ctx.out(JSON.stringify(last));
   if (last?.done) return 0;
-  process.stderr.write(`lbctl: drain not complete after ${Math.round(timeoutMs / 1000)}s; left:\n`);
-  for (const l of last?.left ?? []) process.stderr.write(`  ${l}\n`);
+  ctx.fail(
+    'timeout',
+    `drain not complete after ${Math.round(timeoutMs / 1000)}s; left:`,
+    1,
+    last?.left ?? [],
+  );
   return 1;
 }
 

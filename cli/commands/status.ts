@@ -1,5 +1,6 @@
 // lbctl status: the agent, its config, and one block per subsystem.
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
+import { LOG_LEVELS } from '../../agent/control/protocol.js';
 import type { CliContext } from '../context.js';
 import { duration } from '../render.js';
 
@@ -65,7 +66,7 @@ export function registerStatusCommands(program: Command, ctx: () => CliContext):
   program
     .command('log-level')
     .description('show or change the agent log level at runtime')
-    .argument('[level]', 'trace, debug, info, warn, error or fatal')
+    .addArgument(new Argument('[level]', 'the new level').choices(LOG_LEVELS))
     .action(async (level?: string) => {
       const c = ctx();
       const r = (await c.call('log.level', level ? { level } : {})) as { level: string; from?: string };
@@ -77,9 +78,14 @@ export function registerStatusCommands(program: Command, ctx: () => CliContext):
   program
     .command('facts')
     .description('the facts subsystems publish to each other (health, drain, VRRP roles)')
-    .action(async () => {
+    .argument('[prefix]', 'only facts whose key starts with this (host, drain, backend:web, vrrp, ...)')
+    .action(async (prefix?: string) => {
       const c = ctx();
-      const f = (await c.call('facts')) as Record<string, { up: boolean; weight?: number; reason?: string }>;
+      const all = (await c.call('facts')) as Record<
+        string,
+        { up: boolean; weight?: number; reason?: string }
+      >;
+      const f = prefix ? Object.fromEntries(Object.entries(all).filter(([k]) => k.startsWith(prefix))) : all;
       if (c.json) c.out(JSON.stringify(f, null, 2));
       else
         for (const [k, v] of Object.entries(f).sort()) {

@@ -111,6 +111,8 @@ check "unit drop-in" grep -qx 'WatchdogSec=60s' /etc/systemd/system/lbagent.serv
 check "tmpfiles.d entry" cmp "$REPO/systemd/tmpfiles.d/lbagent.conf" /etc/tmpfiles.d/lbagent.conf
 check "tmpfiles applied: /run/lbagent" test -d /run/lbagent
 check "/etc/lb" test -d /etc/lb
+check "iproute2 name file" cmp "$REPO/agent/kernel/rt_protos.lbagent.conf" /etc/iproute2/rt_protos.d/lbagent.conf
+check "ip route show proto lbagent resolves the name" ip route show proto lbagent
 check "config rendered" grep -q 'name: lbt-ansible' /etc/lbagent/lbagent.yaml
 if out="$(/usr/bin/lbagent check-config /etc/lbagent/lbagent.yaml 2>&1)"; then
   ok "installed lbagent validates the rendered config: $(echo "$out" | head -n 1)"

@@ -34,10 +34,13 @@ lbagent_manage_service: true
 lbagent_service_overrides: { WatchdogSec: 4s, TimeoutAbortSec: 5s }
 lbagent_config:
   node: { name: lbt-e2e }
+  control: { group: lbt-ctl }
   metrics: { enabled: false }
   vips:
     - address: 198.51.100.10
 EOF
+# A socket group for the control.group checks (this root is a throw-away overlay).
+groupadd -f lbt-ctl
 cat >"$WORK/play.yml" <<'EOF'
 - name: lbagent under systemd
   hosts: localhost
@@ -71,6 +74,31 @@ if ip -o addr show dev lo | grep -q 198.51.100.10; then ok "VIP on lo (kernel su
   say "note VIP not on lo: the kernel subsystem is not wired into the daemon yet"
 fi
 if journalctl -u lbagent --no-pager -o cat | grep -q '"lbagent running"'; then ok "'lbagent running' in the journal"; else bad "no 'lbagent running' line"; fi
+
+# control.group with the shipped unit and tmpfiles: a non-root member reaches the agent, others not.
+gid="$(getent group lbt-ctl | cut -d: -f3)"
+if setpriv --reuid=65534 --regid=65534 --groups="$gid" lbctl status >/dev/null 2>&1; then
+  ok "control.group: a non-root member of lbt-ctl runs lbctl status"
+else bad "control.group member refused: $(setpriv --reuid=65534 --regid=65534 --groups="$gid" lbctl status 2>&1 | head -n 2) ($(stat -c '%A %U:%G' /run/lbagent /run/lbagent/lbagent.sock 2>&1 | tr '\n' ' '))"; fi
+setpriv --reuid=65534 --regid=65534 --clear-groups lbctl status >/dev/null 2>&1; rc=$?
+if [ "$rc" = 3 ]; then ok "control.group: a non-member gets exit 3 (permission denied)"; else bad "non-member lbctl status exit $rc"; fi
+
+# journald priorities: a rejected reload is found by -p err, and nothing at info level is.
+cp -p /etc/lbagent/lbagent.yaml "$WORK/lbagent.yaml.saved"
+echo 'routes: [{prefix: 198.51.100.0/33, nexthops: [{via: 192.0.2.1}]}]' >>/etc/lbagent/lbagent.yaml
+lbctl reload >/dev/null 2>&1
+cp -p "$WORK/lbagent.yaml.saved" /etc/lbagent/lbagent.yaml
+lbctl reload >/dev/null 2>&1
+errs="$(journalctl -u lbagent -p err --no-pager -o cat)"
+if echo "$errs" | grep -q 'config rejected'; then ok "journalctl -p err finds the rejected reload"; else bad "journalctl -p err: $(echo "$errs" | tail -n 3)"; fi
+if echo "$errs" | grep -q '"level":30'; then bad "info lines at priority err"; else ok "no info line at priority err"; fi
+
+# STATUS= follows a drain, not only reloads.
+lbctl drain -r e2e-status >/dev/null 2>&1
+for _ in $(seq 1 50); do prop StatusText | grep -q '^DRAINED (e2e-status' && break; sleep 0.2; done
+if prop StatusText | grep -q '^DRAINED (e2e-status'; then ok "STATUS= after lbctl drain: $(prop StatusText)"; else bad "StatusText after drain: $(prop StatusText)"; fi
+lbctl undrain >/dev/null 2>&1
+if ip route show proto lbagent >/dev/null 2>&1; then ok "ip route show proto lbagent (name file installed)"; else bad "ip route show proto lbagent: $(ip route show proto lbagent 2>&1)"; fi
 
 pid1="$(prop MainPID)"
 sleep 14 # more than three WatchdogSec=4s periods

@@ -1,12 +1,9 @@
-// Users for exec checks: uid/gid without an NSS lookup (Node has none).
-import { readFileSync } from 'node:fs';
+// Users for exec checks: uid/gid through the system's NSS (agent/lib/nss.ts), so LDAP/SSSD users work.
+import { lookupUserIds } from '../../lib/nss.js';
 
-/** uid/gid of a user from /etc/passwd (no NSS lookup in Node). Throws naming the user. */
-export function lookupUser(user: string, passwd = '/etc/passwd'): { uid: number; gid: number } {
-  if (/^\d+$/.test(user)) return { uid: Number(user), gid: Number(user) };
-  for (const line of readFileSync(passwd, 'utf8').split('\n')) {
-    const f = line.split(':');
-    if (f[0] === user && f.length >= 4) return { uid: Number(f[2]), gid: Number(f[3]) };
-  }
-  throw new Error(`user "${user}" not found in ${passwd}`);
+/** uid/gid of a user name or a numeric uid. Throws naming the user. */
+export function lookupUser(user: string): { uid: number; gid: number } {
+  const ids = lookupUserIds(user);
+  if (!ids) throw new Error(`user "${user}" not found (NSS: getent passwd ${user})`);
+  return ids;
 }

@@ -302,7 +302,22 @@ neighbor ${lb.routerAddr} {
     const lb1 = lbs[0];
     const loop = clientLoop(150, 10);
     await new Promise((r) => setTimeout(r, 300));
-    const out = lbctl(lb1, ['drain', '--reason', 'test', '--wait', '--timeout', '15s']);
+    // Progress goes to stderr (stdout is for the result): read both.
+    const out = lb1.ns.exec(
+      [
+        'node',
+        join(dist, 'cli/lbctl.js'),
+        '-s',
+        join(lb1.dir, 'lbagent.sock'),
+        'drain',
+        '--reason',
+        'test',
+        '--wait',
+        '--timeout',
+        '15s',
+      ],
+      { stderr: true },
+    );
     assert.match(out, /drained: announcements ok/);
     assert.deepEqual(routeVia(VIP_W), ['10.0.2.2']);
     const r = await loop;

@@ -87,15 +87,15 @@ vrrp:
         what: 'check down',
       });
       assert.equal(metric(/^lbagent_fact_up\{kind="check",id="web"\} (\d)/m), 0);
-      assert.ok(metric(/^lbagent_check_transitions\{check="[^"]*",kind="http"\} (\d+)/m) >= 2);
+      assert.ok(metric(/^lbagent_check_transitions_total\{check="[^"]*",kind="http"\} (\d+)/m) >= 2);
 
       // VRRP: alone on the link, the instance becomes master; the state gauge and counters show it.
-      await waitFor(() => metric(/^lbagent_vrrp_state\{instance="gw",state="master"\} (\d)/m) === 1, {
+      await waitFor(() => metric(/^lbagent_vrrp_state\{iname="gw",state="master"\} (\d)/m) === 1, {
         what: 'vrrp master',
       });
-      assert.equal(metric(/^lbagent_vrrp_state\{instance="gw",state="backup"\} (\d)/m), 0);
-      assert.ok(metric(/^lbagent_vrrp_adverts_sent\{instance="gw"\} (\d+)/m) > 0);
-      assert.ok(metric(/^lbagent_vrrp_transitions\{instance="gw"\} (\d+)/m) >= 1);
+      assert.equal(metric(/^lbagent_vrrp_state\{iname="gw",state="backup"\} (\d)/m), 0);
+      assert.ok(metric(/^lbagent_vrrp_adverts_sent_total\{iname="gw"\} (\d+)/m) > 0);
+      assert.ok(metric(/^lbagent_vrrp_transitions_total\{iname="gw"\} (\d+)/m) >= 1);
 
       // Drain: the disable file flips lbagent_drained.
       assert.equal(metric(/^lbagent_drained (\d)/m), 0);
@@ -123,7 +123,7 @@ vrrp:
       await waitFor(() => status().reloads.failed > r0.failed, { what: 'failed reload' });
       assert.equal(writes(), w0, 'broken config: no kernel write');
       assert.equal(metric(/^lbagent_config_last_reload_successful (\d)/m), 0);
-      assert.ok(metric(/^lbagent_config_reloads\{result="failed"\} (\d+)/m) >= 1);
+      assert.ok(metric(/^lbagent_config_reload_events_total\{result="failed"\} (\d+)/m) >= 1);
 
       // One more VIP -> exactly one kernel write.
       writeFileSync(cfgPath, config('  - address: 192.0.2.11\n'));

@@ -31,7 +31,7 @@ import json, os, socket, struct, subprocess, sys, time
 path, logfile, ns = sys.argv[1], sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
-s.bind(path)
+s.bind("\0" + path[1:] if path.startswith("@") else path)
 print(json.dumps({"listening": path}), flush=True)
 deadline = time.monotonic() + 120
 while time.monotonic() < deadline:
@@ -263,6 +263,79 @@ describe('systemd notify protocol against the real daemon', {
       );
     } finally {
       if (!exited) await stopChild(agent, 'SIGKILL', 2000);
+    }
+  });
+
+  it('STATUS= follows drains and degraded subsystems; an abstract NOTIFY_SOCKET works', async () => {
+    const notifySock = `@lbt-sd-${uniq()}`;
+    const logFile = join(dir, 'agent2.log');
+    const cfgPath = join(dir, 'lbagent2.yaml');
+    const disable = join(dir, 'disable2');
+    writeFileSync(
+      cfgPath,
+      [
+        'node: {name: lbt-sd-status}',
+        `control: {socket: ${join(dir, 'status.sock')}}`,
+        'metrics: {enabled: false}',
+        `maintenance: {disableFile: ${disable}, pollInterval: 1s}`,
+        'vips: [{address: 192.0.2.78}]',
+        // This kernel has no IPVS: the service cannot be programmed, and systemd must hear it.
+        'ipvs: {services: [{name: web, vip: 192.0.2.78, port: 80, backends: [{address: 10.0.0.1}]}]}',
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(logFile, '');
+    const got: NotifyEvent[] = [];
+    // Abstract names live in a network namespace: the receiver binds in the agent's.
+    const rx = ns.spawn(['python3', '-c', RECEIVER, notifySock, logFile, ns.name]);
+    let listening = false;
+    let pending = '';
+    rx.stdout?.on('data', (d) => {
+      pending += d;
+      for (let i = pending.indexOf('\n'); i >= 0; i = pending.indexOf('\n')) {
+        const ev = JSON.parse(pending.slice(0, i));
+        pending = pending.slice(i + 1);
+        if ('listening' in ev) listening = true;
+        else got.push(ev);
+      }
+    });
+    const log = () => readFileSync(logFile, 'utf8');
+    const statusAfter = (from: number, re: RegExp) =>
+      got.slice(from).find((e) => re.test(fields(e).STATUS ?? ''));
+    await waitFor(() => listening, { what: 'abstract receiver bound' });
+    const agent = ns.spawn(
+      ['sh', '-c', 'exec "$@" >>"$0" 2>&1', logFile, process.execPath, agentBin, 'run', '-c', cfgPath],
+      {
+        env: { NOTIFY_SOCKET: notifySock },
+      },
+    );
+    try {
+      const ready = await waitFor(() => got.find((e) => fields(e).READY === '1'), {
+        timeoutMs: 30_000,
+        what: `READY=1 over the abstract socket (log: ${log()})`,
+      });
+      assert.equal(ready.pid, agent.pid);
+      assert.match(fields(ready).STATUS ?? '', /^DEGRADED: IPVS unavailable, 1 service\(s\) not programmed/);
+
+      let mark = got.length;
+      writeFileSync(disable, 'reason: kernel upgrade\n');
+      const drained = await waitFor(() => statusAfter(mark, /DRAINED \(kernel upgrade\)/), {
+        timeoutMs: 15_000,
+        what: 'STATUS= with the drain',
+      });
+      assert.ok(!('READY' in fields(drained)), 'a plain STATUS= update, not a reload');
+      assert.match(fields(drained).STATUS ?? '', /^DRAINED \(kernel upgrade\); DEGRADED: IPVS unavailable/);
+
+      mark = got.length;
+      rmSync(disable);
+      const undrained = await waitFor(() => statusAfter(mark, /^DEGRADED/), {
+        timeoutMs: 15_000,
+        what: 'undrain',
+      });
+      assert.doesNotMatch(fields(undrained).STATUS ?? '', /DRAINED/);
+    } finally {
+      await stopChild(agent, 'SIGTERM', 10_000);
+      await stopChild(rx, 'SIGTERM', 2000);
     }
   });
 });

@@ -6,18 +6,27 @@ import { formatBgpStatus } from '../../../cli/commands/bgp.js';
 import { waitForDrain } from '../../../cli/commands/drain.js';
 import type { CliContext } from '../../../cli/context.js';
 
-function fakeCtx(seq: ReturnType<typeof drainProgress>[]): CliContext & { lines: string[] } {
+function fakeCtx(
+  seq: ReturnType<typeof drainProgress>[],
+  json = false,
+): CliContext & { lines: string[]; stdout: string[]; errors: unknown[] } {
   const lines: string[] = [];
+  const stdout: string[] = [];
+  const errors: unknown[] = [];
   let i = 0;
   return {
     socketPath: '/nonexistent',
-    json: false,
+    json,
     lines,
+    stdout,
+    errors,
     call: async (method) => {
       assert.equal(method, 'drain.progress');
       return seq[Math.min(i++, seq.length - 1)];
     },
-    out: (t) => lines.push(t),
+    out: (t) => stdout.push(t),
+    progress: (t) => lines.push(t),
+    fail: (code, message, exit, details) => errors.push({ code, message, exit, details }),
   };
 }
 
@@ -33,6 +42,7 @@ describe('lbctl drain --wait', () => {
     const code = await waitForDrain(ctx, 10_000, { tty: false, intervalMs: 1 });
     assert.equal(code, 0);
     assert.equal(ctx.lines.length, 2, ctx.lines.join('\n'));
+    assert.deepEqual(ctx.stdout, []);
     assert.match(ctx.lines[0], /draining: announcements \.\. \(1\/2 acked\)/);
     assert.match(ctx.lines[1], /drained: announcements ok \(2\/2 acked\)/);
   });
@@ -41,6 +51,23 @@ describe('lbctl drain --wait', () => {
     const ctx = fakeCtx([pending]);
     const code = await waitForDrain(ctx, 20, { tty: false, intervalMs: 5 });
     assert.equal(code, 1);
+    assert.deepEqual(ctx.errors, [
+      {
+        code: 'timeout',
+        message: 'drain not complete after 0s; left:',
+        exit: 1,
+        details: ['announcements: 1/2 acked', '  192.0.2.2/32: waiting for ExaBGP ack'],
+      },
+    ]);
+  });
+
+  it('with --json, stdout carries the JSON result alone and progress goes to stderr', async () => {
+    const ctx = fakeCtx([pending, done], true);
+    const code = await waitForDrain(ctx, 10_000, { tty: false, intervalMs: 1 });
+    assert.equal(code, 0);
+    assert.equal(ctx.stdout.length, 1, ctx.stdout.join('\n'));
+    assert.equal(JSON.parse(ctx.stdout[0]).done, true);
+    assert.equal(ctx.lines.length, 2);
   });
 });
 

@@ -121,7 +121,7 @@ ipvs:
         'ipvs.services[0].backends[0].check.body: is not a regular expression: Invalid regular expression: /(/: Unterminated group',
         'ipvs.services[0].backends[1].check.sni: only applies to https checks',
         'ipvs.services[0].backends[2].check.expect: status range "399-200" is reversed',
-        'ipvs.services[0].backends[3].check.user: user "no-such-user-xyz" not found in /etc/passwd',
+        'ipvs.services[0].backends[3].check.user: user "no-such-user-xyz" not found (NSS: getent passwd no-such-user-xyz)',
         'checks.tmpl: needs an address: it runs on its own for bgp.announcements[0].checks[0]',
       ],
     );

@@ -20,9 +20,9 @@ describe('collectKernelMetrics', () => {
     const text = await m.registry.metrics();
     assert.match(text, /lbagent_kernel_objects\{kind="address",state="ok"\} 2/);
     assert.match(text, /lbagent_kernel_objects\{kind="route",state="foreign"\} 1/);
-    assert.match(text, /lbagent_kernel_write_ops\{subsystem="kernel"\} 7/);
-    assert.match(text, /lbagent_reconcile_errors\{subsystem="kernel"\} 2/);
-    assert.match(text, /lbagent_netlink_errors\{subsystem="kernel",kind="ENETUNREACH"\} 2/);
+    assert.match(text, /lbagent_kernel_write_ops_total\{subsystem="kernel"\} 7/);
+    assert.match(text, /lbagent_reconcile_errors_total\{subsystem="kernel"\} 2/);
+    assert.match(text, /lbagent_netlink_errors_total\{subsystem="kernel",kind="ENETUNREACH"\} 2/);
   });
 
   it('does nothing without a kernel status', () => {

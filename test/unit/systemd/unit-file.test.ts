@@ -119,7 +119,7 @@ describe('systemd/tmpfiles.d/lbagent.conf', {
       execFileSync('systemd-tmpfiles', [`--root=${dir}`, '--create', 'lbagent.conf'], { timeout: 30_000 });
       const mode = (p: string) =>
         execFileSync('stat', ['-c', '%a', join(dir, p)], { encoding: 'utf8' }).trim();
-      assert.equal(mode('run/lbagent'), '750');
+      assert.equal(mode('run/lbagent'), '755');
       assert.equal(mode('etc/lb'), '755');
       assert.equal(mode('var/lib/lbagent'), '750');
     } finally {
